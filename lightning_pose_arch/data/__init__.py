@@ -1,0 +1,1 @@
+"""Annotated images in, DESIGN.md tensors out."""

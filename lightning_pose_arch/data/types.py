@@ -1,0 +1,53 @@
+"""Typed batches and outputs at the seams between data, model and predictors.
+
+Letters: B batch, N individuals (max per frame), K keypoints, H×W input
+image, h×w output grid.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import torch
+
+HeadOutputs = dict[str, torch.Tensor]
+"""One head's raw outputs, e.g. ``{"heatmap": [B,K,h,w], "locref": [B,2K,h,w]}``."""
+
+ModelOutputs = dict[str, HeadOutputs]
+"""``{head_name: HeadOutputs}``."""
+
+HeadTargets = dict[str, dict[str, torch.Tensor]]
+"""Per output name: ``{"target": Tensor, "weights": Tensor}`` (weights broadcast to target)."""
+
+
+class PoseSample(TypedDict):
+    """One annotated image after transforms.
+
+    ``image`` [3, H, W] float normalized; ``keypoints`` [N, K, 3] (x, y,
+    visibility 0/1/2) in input-image pixels; ``original_size`` [2] (width,
+    height) of the file on disk; ``image_path`` relative to the project.
+    """
+
+    image: torch.Tensor
+    keypoints: torch.Tensor
+    original_size: torch.Tensor
+    image_path: str
+
+
+class PoseBatch(TypedDict):
+    """A collated batch.
+
+    ``image`` [B, 3, H, W]; ``keypoints`` [B, N, K, 3]; ``original_size``
+    [B, 2] (width, height); ``image_path`` list of B strings.
+    """
+
+    image: torch.Tensor
+    keypoints: torch.Tensor
+    original_size: torch.Tensor
+    image_path: list[str]
+
+
+class Prediction(TypedDict):
+    """``keypoints`` [B, N, K, 3]: x, y, score in input-image pixels."""
+
+    keypoints: torch.Tensor

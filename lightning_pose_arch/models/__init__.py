@@ -1,0 +1,1 @@
+"""Model parts (backbones, necks, heads and what heads carry) and the PoseModel that joins them."""

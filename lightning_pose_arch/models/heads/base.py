@@ -1,0 +1,77 @@
+"""Head contract: features → outputs, plus the four parts that train and decode them."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from lightning_pose_arch.data.types import HeadOutputs, HeadTargets, Prediction
+from lightning_pose_arch.models.aggregators.base import BaseAggregator
+from lightning_pose_arch.models.criterions.base import BaseCriterion
+from lightning_pose_arch.models.predictors.base import BasePredictor
+from lightning_pose_arch.models.target_generators.base import BaseGenerator
+from lightning_pose_arch.registry import Registry
+
+
+class BaseHead(nn.Module):
+    """Features ``[B, C, h', w']`` → ``dict[str, Tensor]`` outputs.
+
+    A head carries its target generator (labels → targets), criterion (one
+    per output, or one for all), aggregator (loss terms → one loss; ``None``
+    sums them) and predictor (outputs → keypoints). Subclasses set
+    ``in_channels`` and ``upsampling`` (output grid cells per input cell), so
+    the head's stride is ``feature stride / upsampling``.
+
+    Args:
+        predictor: Decodes outputs into keypoints.
+        target_generator: Encodes keypoints into targets.
+        criterion: One criterion for every output, or ``{output_name: criterion}``.
+        aggregator: Combines the loss terms; ``None`` sums them.
+    """
+
+    in_channels: int
+    upsampling: int = 1
+
+    def __init__(
+        self,
+        predictor: BasePredictor,
+        target_generator: BaseGenerator,
+        criterion: BaseCriterion | dict[str, BaseCriterion],
+        aggregator: BaseAggregator | None = None,
+    ) -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.target_generator = target_generator
+        self.criterion = nn.ModuleDict(criterion) if isinstance(criterion, dict) else criterion
+        self.aggregator = aggregator
+
+    def extra_repr(self) -> str:
+        return f"predictor={self.predictor!r}, target_generator={self.target_generator!r}, aggregator={self.aggregator!r}"
+
+    @classmethod
+    def fill_sizes(cls, cfg: dict[str, Any], in_channels: int, num_keypoints: int | None) -> dict[str, Any]:
+        """Copy of ``cfg`` with the sizes the features and the data decide filled in where unset."""
+        return copy.deepcopy(cfg)
+
+    def get_targets(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:
+        """Targets for ``outputs`` from ``keypoints [B, N, K, 3]`` (input-image pixels)."""
+        return self.target_generator(keypoints, outputs, stride)
+
+    def get_loss(self, outputs: HeadOutputs, targets: HeadTargets) -> dict[str, torch.Tensor]:
+        """``{"total": scalar, <output name>: scalar, ...}`` for every output that has a target."""
+        losses = {}
+        for name, target in targets.items():
+            criterion = self.criterion[name] if isinstance(self.criterion, nn.ModuleDict) else self.criterion
+            losses[name] = criterion(outputs[name], target["target"], target["weights"])
+        total = self.aggregator(losses) if self.aggregator is not None else sum(losses.values())
+        return {"total": total, **losses}
+
+    def predict(self, outputs: HeadOutputs, stride: float) -> Prediction:
+        """Keypoints ``[B, N, K, 3]`` (x, y, score) in input-image pixels."""
+        return self.predictor(outputs, stride)
+
+
+HEADS: Registry[BaseHead] = Registry("HEADS", BaseHead)

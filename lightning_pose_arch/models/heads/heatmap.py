@@ -1,0 +1,135 @@
+"""Heatmap head: deconvolution stack + final conv, with an optional location-refinement branch."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from lightning_pose_arch.data.types import HeadOutputs
+from lightning_pose_arch.models.aggregators.base import BaseAggregator
+from lightning_pose_arch.models.criterions.base import BaseCriterion
+from lightning_pose_arch.models.heads.base import HEADS, BaseHead
+from lightning_pose_arch.models.predictors.base import BasePredictor
+from lightning_pose_arch.models.target_generators.base import BaseGenerator
+from lightning_pose_arch.registry import check_keys
+
+
+class DeconvStack(nn.Sequential):
+    """``num_deconv_layers`` × (2× transposed conv, BN, ReLU), then a ``final_conv_kernel`` conv.
+
+    ``[B, num_input_channels, h, w]`` → ``[B, num_output_channels, h·2^L, w·2^L]``.
+
+    Args:
+        num_input_channels: Feature channels in.
+        num_output_channels: Maps out (K heatmaps, or 2K locref maps).
+        num_deconv_layers: L, each doubling the resolution (0: final conv only).
+        deconv_channels: Channels of the deconv layers.
+        final_conv_kernel: Kernel of the last conv (1 or 3).
+    """
+
+    def __init__(
+        self,
+        num_input_channels: int,
+        num_output_channels: int,
+        num_deconv_layers: int = 1,
+        deconv_channels: int = 256,
+        final_conv_kernel: int = 1,
+    ) -> None:
+        if min(num_input_channels, num_output_channels, deconv_channels) <= 0 or num_deconv_layers < 0:
+            raise ValueError(f"heatmap_config sizes must be positive, got in={num_input_channels}, "
+                             f"out={num_output_channels}, deconv_channels={deconv_channels}, layers={num_deconv_layers}")
+        if final_conv_kernel not in (1, 3):
+            raise ValueError(f"heatmap_config final_conv_kernel must be 1 or 3, got {final_conv_kernel}")
+        layers: list[nn.Module] = []
+        channels = num_input_channels
+        for _ in range(num_deconv_layers):
+            layers += [
+                nn.ConvTranspose2d(channels, deconv_channels, kernel_size=4, stride=2, padding=1, bias=False),
+                nn.BatchNorm2d(deconv_channels),
+                nn.ReLU(inplace=True),
+            ]
+            channels = deconv_channels
+        layers.append(nn.Conv2d(channels, num_output_channels, final_conv_kernel, padding=final_conv_kernel // 2))
+        super().__init__(*layers)
+        self.num_input_channels = num_input_channels
+        self.upsampling = 2**num_deconv_layers
+
+
+@HEADS.register
+class HeatmapHead(BaseHead):
+    """Keypoint heatmaps and, optionally, location-refinement (locref) maps.
+
+    ``forward``: features ``[B, C, h', w']`` → ``{"heatmap": [B, K, h, w]}``
+    plus ``"locref": [B, 2K, h, w]`` (interleaved x/y offsets) when the
+    predictor uses location refinement; ``h = h' · 2^num_deconv_layers``.
+
+    Args:
+        predictor: e.g. ``HeatmapPredictor``; its ``location_refinement`` adds the locref branch.
+        target_generator: e.g. ``HeatmapGaussianGenerator``; must generate locref iff the predictor uses it.
+        criterion: One criterion for both outputs, or ``{"heatmap": ..., "locref": ...}``.
+        aggregator: Combines loss terms (e.g. ``WeightedLossAggregator``); ``None`` sums them.
+        heatmap_config: :class:`DeconvStack` arguments for the heatmap branch.
+        locref_config: :class:`DeconvStack` arguments for the locref branch
+            (default: ``heatmap_config`` with ``num_output_channels = 2K``).
+
+    Example:
+        >>> head = HEADS.build(dict(type="HeatmapHead",
+        ...     predictor=dict(type="HeatmapPredictor"),
+        ...     target_generator=dict(type="HeatmapGaussianGenerator", num_heatmaps=17),
+        ...     criterion=dict(type="WeightedMSECriterion"),
+        ...     heatmap_config=dict(num_input_channels=256, num_output_channels=17)))
+        >>> {k: tuple(v.shape) for k, v in head(torch.zeros(2, 256, 16, 16)).items()}
+        {'heatmap': (2, 17, 32, 32), 'locref': (2, 34, 32, 32)}
+    """
+
+    def __init__(
+        self,
+        predictor: BasePredictor,
+        target_generator: BaseGenerator,
+        criterion: BaseCriterion | dict[str, BaseCriterion],
+        heatmap_config: dict[str, int],
+        aggregator: BaseAggregator | None = None,
+        locref_config: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(predictor, target_generator, criterion, aggregator)
+        check_keys(DeconvStack, heatmap_config, where="HeatmapHead heatmap_config")
+        self.heatmap_branch = DeconvStack(**heatmap_config)
+        self.in_channels = self.heatmap_branch.num_input_channels
+        self.upsampling = self.heatmap_branch.upsampling
+        self.locref_branch = self._locref_branch(heatmap_config, locref_config)
+
+    def _locref_branch(self, heatmap_config: dict[str, int], locref_config: dict[str, int] | None) -> DeconvStack | None:
+        use_locref = bool(getattr(self.predictor, "location_refinement", False))
+        if use_locref != bool(getattr(self.target_generator, "generate_locref", use_locref)):
+            raise ValueError("HeatmapHead: predictor.location_refinement and target_generator.generate_locref "
+                             f"must agree, got {use_locref} and {self.target_generator.generate_locref}")
+        if not use_locref:
+            return None
+        config = locref_config or {**heatmap_config, "num_output_channels": 2 * heatmap_config["num_output_channels"]}
+        check_keys(DeconvStack, config, where="HeatmapHead locref_config")
+        branch = DeconvStack(**config)
+        if branch.upsampling != self.upsampling or branch.num_input_channels != self.in_channels:
+            raise ValueError("HeatmapHead locref_config must keep the heatmap branch's input channels and "
+                             f"num_deconv_layers, got {config} vs {heatmap_config}")
+        return branch
+
+    @classmethod
+    def fill_sizes(cls, cfg: dict[str, Any], in_channels: int, num_keypoints: int | None) -> dict[str, Any]:
+        cfg = copy.deepcopy(cfg)
+        heatmap_config = cfg.setdefault("heatmap_config", {})
+        heatmap_config.setdefault("num_input_channels", in_channels)
+        if num_keypoints is None:
+            return cfg
+        heatmap_config.setdefault("num_output_channels", num_keypoints)
+        if isinstance(cfg.get("target_generator"), dict):
+            cfg["target_generator"].setdefault("num_heatmaps", num_keypoints)
+        return cfg
+
+    def forward(self, features: torch.Tensor) -> HeadOutputs:
+        outputs = {"heatmap": self.heatmap_branch(features)}
+        if self.locref_branch is not None:
+            outputs["locref"] = self.locref_branch(features)
+        return outputs

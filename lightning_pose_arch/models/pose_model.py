@@ -1,0 +1,103 @@
+"""PoseModel: backbone → optional neck → named heads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from lightning_pose_arch.data.types import HeadTargets, ModelOutputs, PoseBatch, Prediction
+from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
+from lightning_pose_arch.models.heads import HEADS, BaseHead
+from lightning_pose_arch.models.necks import NECKS, BaseNeck
+from lightning_pose_arch.registry import ConfigError, check_keys
+
+DEFAULT_LABEL_KEY = "keypoints"
+
+
+class PoseModel(nn.Module):
+    """Backbone (+ neck) features shared by named heads.
+
+    ``forward(images [B, 3, H, W])`` → ``{head_name: {output_name: Tensor}}``.
+    Each head's stride is the feature stride divided by its upsampling; H
+    and W must be multiples of the feature stride.
+
+    Args:
+        backbone: Image → features.
+        heads: ``{name: head}``; every head's ``in_channels`` must equal the features' channels.
+        neck: Optional features → features.
+        label_keys: Batch key each head is trained on (default ``"keypoints"``).
+    """
+
+    def __init__(
+        self,
+        backbone: BaseBackbone,
+        heads: Mapping[str, BaseHead],
+        neck: BaseNeck | None = None,
+        label_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        if not heads:
+            raise ConfigError("PoseModel needs at least one head")
+        self.backbone = backbone
+        self.neck = neck
+        self.heads = nn.ModuleDict(dict(heads))
+        feature = neck if neck is not None else backbone
+        for name, head in self.heads.items():
+            if head.in_channels != feature.out_channels:
+                raise ConfigError(
+                    f"head {name!r} ({type(head).__name__}) expects {head.in_channels} input channels, "
+                    f"{type(feature).__name__} gives {feature.out_channels}"
+                )
+        self.feature_stride = feature.stride
+        self.head_strides = {name: feature.stride / head.upsampling for name, head in self.heads.items()}
+        self.label_keys = {name: (label_keys or {}).get(name, DEFAULT_LABEL_KEY) for name in self.heads}
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], num_keypoints: int | None = None) -> PoseModel:
+        """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
+
+        Head sizes left unset (input channels, keypoint counts) are filled from
+        the features and ``num_keypoints``. ``cfg`` is not mutated.
+        """
+        check_keys(cls, cfg, where="model config")
+        if "backbone" not in cfg or "heads" not in cfg:
+            raise ConfigError(f"model config needs 'backbone' and 'heads' keys, got {sorted(cfg)}")
+        backbone = BACKBONES.build(cfg["backbone"])
+        neck = NECKS.build(cfg.get("neck"))
+        in_channels = (neck or backbone).out_channels
+        heads = {}
+        for name, head_cfg in cfg["heads"].items():
+            if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
+                raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
+            head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(dict(head_cfg), in_channels, num_keypoints)
+            heads[name] = HEADS.build(head_cfg)
+        return cls(backbone=backbone, heads=heads, neck=neck, label_keys=cfg.get("label_keys"))
+
+    def forward(self, images: torch.Tensor) -> ModelOutputs:
+        features = self.backbone(images)
+        if self.neck is not None:
+            features = self.neck(features)
+        return {name: head(features) for name, head in self.heads.items()}
+
+    def get_targets(self, batch: PoseBatch, outputs: ModelOutputs) -> dict[str, HeadTargets]:
+        """Targets per head from the batch's labels."""
+        return {
+            name: head.get_targets(batch[self.label_keys[name]], outputs[name], self.head_strides[name])
+            for name, head in self.heads.items()
+        }
+
+    def get_loss(self, outputs: ModelOutputs, targets: dict[str, HeadTargets]) -> dict[str, torch.Tensor]:
+        """``{"total": sum of head totals, "<head>/<output>": term, ...}``."""
+        losses: dict[str, torch.Tensor] = {}
+        for name, head in self.heads.items():
+            head_losses = head.get_loss(outputs[name], targets[name])
+            losses.update({f"{name}/{term}": value for term, value in head_losses.items()})
+        losses["total"] = sum(losses[f"{name}/total"] for name in self.heads)
+        return losses
+
+    def predict(self, outputs: ModelOutputs) -> dict[str, Prediction]:
+        """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels."""
+        return {name: head.predict(outputs[name], self.head_strides[name]) for name, head in self.heads.items()}

@@ -1,0 +1,6 @@
+"""Predictors: head outputs → keypoints ``[B, N, K, 3]`` in input-image pixels."""
+
+from lightning_pose_arch.models.predictors.base import PREDICTORS, BasePredictor
+from lightning_pose_arch.models.predictors.heatmap import HeatmapPredictor
+
+__all__ = ["PREDICTORS", "BasePredictor", "HeatmapPredictor"]

@@ -1,0 +1,6 @@
+"""Target generators: keypoints ``[B, N, K, 3]`` → per-output targets and weights."""
+
+from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS, BaseGenerator
+from lightning_pose_arch.models.target_generators.heatmap import HeatmapGaussianGenerator, HeatmapPlateauGenerator
+
+__all__ = ["TARGET_GENERATORS", "BaseGenerator", "HeatmapGaussianGenerator", "HeatmapPlateauGenerator"]

@@ -1,0 +1,119 @@
+"""Heatmap targets (Gaussian or plateau) with location-refinement maps.
+
+Decoded by :class:`~lightning_pose_arch.models.predictors.heatmap.HeatmapPredictor`;
+both map grid ↔ image with :mod:`lightning_pose_arch.models.grid`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lightning_pose_arch.data.types import HeadOutputs, HeadTargets
+from lightning_pose_arch.models.grid import cell_centers
+from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS, BaseGenerator
+
+
+class _HeatmapGenerator(BaseGenerator):
+    """Shared heatmap + locref encoding; subclasses give the heatmap profile.
+
+    Letters: B batch, N individuals, K keypoints (= ``num_heatmaps``), h×w grid.
+
+    Returns ``{"heatmap": {"target": [B,K,h,w], "weights": [B,K,1,1]}}`` and,
+    with ``generate_locref``, ``{"locref": {"target": [B,2K,h,w], "weights":
+    [B,2K,h,w]}}``. Locref channels are interleaved (x of keypoint k at
+    ``2k``, y at ``2k+1``) and hold ``(keypoint - cell center) / locref_std``
+    for cells within ``pos_dist_thresh`` pixels of the nearest individual's
+    keypoint. The heatmap of several individuals is the max over them.
+    Heatmap weights are 1 for keypoints labeled in at least one individual.
+    """
+
+    def __init__(
+        self,
+        num_heatmaps: int,
+        pos_dist_thresh: float = 17.0,
+        generate_locref: bool = True,
+        locref_std: float = 7.2801,
+    ) -> None:
+        if num_heatmaps <= 0:
+            raise ValueError(f"{type(self).__name__} num_heatmaps must be > 0, got {num_heatmaps}")
+        if pos_dist_thresh <= 0 or locref_std <= 0:
+            raise ValueError(f"{type(self).__name__} pos_dist_thresh and locref_std must be > 0, "
+                             f"got {pos_dist_thresh} and {locref_std}")
+        self.num_heatmaps = num_heatmaps
+        self.pos_dist_thresh = float(pos_dist_thresh)
+        self.generate_locref = generate_locref
+        self.locref_std = float(locref_std)
+
+    def profile(self, dist_sq: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Heatmap value as a function of squared pixel distance."""
+        raise NotImplementedError
+
+    def __call__(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:
+        heatmap = outputs["heatmap"]
+        batch, num_kpts, height, width = heatmap.shape
+        if keypoints.shape[2] != num_kpts or num_kpts != self.num_heatmaps:
+            raise ValueError(f"{type(self).__name__}: {keypoints.shape[2]} keypoints, {self.num_heatmaps} "
+                             f"num_heatmaps and {num_kpts} heatmap channels must agree")
+        keypoints = keypoints.to(device=heatmap.device, dtype=torch.float32)
+        ys, xs = cell_centers(height, width, stride, device=heatmap.device)
+        labeled = keypoints[..., 2] > 0  # [B, N, K]
+        keypoints = keypoints.masked_fill(~labeled[..., None], 0.0)  # unlabeled coordinates may be NaN
+        dx = keypoints[..., 0, None, None] - xs  # [B, N, K, 1, w]: keypoint minus cell center
+        dy = keypoints[..., 1, None, None] - ys[:, None]  # [B, N, K, h, 1]
+        dist_sq = (dx**2 + dy**2).masked_fill(~labeled[..., None, None], float("inf"))  # [B, N, K, h, w]
+        nearest_sq, nearest = dist_sq.min(dim=1)  # [B, K, h, w]
+        targets: HeadTargets = {
+            "heatmap": {
+                "target": self.profile(nearest_sq),  # profiles decrease with distance: max over N = nearest
+                "weights": labeled.any(dim=1).to(heatmap.dtype)[..., None, None],
+            }
+        }
+        if self.generate_locref:
+            targets["locref"] = self._locref(dx, dy, nearest, nearest_sq, (batch, num_kpts, height, width))
+        return targets
+
+    def _locref(self, dx: torch.Tensor, dy: torch.Tensor, nearest: torch.Tensor, nearest_sq: torch.Tensor,
+                shape: tuple[int, int, int, int]) -> dict[str, torch.Tensor]:
+        batch, num_kpts, height, width = shape
+        index = nearest[:, None]  # [B, 1, K, h, w]
+        off_x = dx.expand(-1, -1, -1, height, -1).gather(1, index)[:, 0]
+        off_y = dy.expand(-1, -1, -1, -1, width).gather(1, index)[:, 0]
+        target = torch.stack([off_x, off_y], dim=2).reshape(batch, 2 * num_kpts, height, width) / self.locref_std
+        within = (nearest_sq <= self.pos_dist_thresh**2).to(target.dtype)
+        weights = within.repeat_interleave(2, dim=1)
+        return {"target": target * weights, "weights": weights}
+
+
+@TARGET_GENERATORS.register
+class HeatmapGaussianGenerator(_HeatmapGenerator):
+    """Gaussian heatmaps ``exp(-d² / (2σ²))`` with ``σ = 2/3 · pos_dist_thresh`` px, plus locref.
+
+    Args:
+        num_heatmaps: K, one heatmap per keypoint.
+        pos_dist_thresh: Radius (input pixels) of the locref region; sets σ.
+        generate_locref: Also return location-refinement targets.
+        locref_std: Locref offsets are divided by it (DeepLabCut's 7.2801).
+
+    Shapes: see the heatmap family docstring in this module (``_HeatmapGenerator``).
+    """
+
+    def profile(self, dist_sq: torch.Tensor) -> torch.Tensor:
+        sigma = 2.0 * self.pos_dist_thresh / 3.0
+        return torch.exp(-dist_sq / (2.0 * sigma**2))
+
+
+@TARGET_GENERATORS.register
+class HeatmapPlateauGenerator(_HeatmapGenerator):
+    """Plateau heatmaps: 1 within ``pos_dist_thresh`` px of a keypoint, else 0; plus locref.
+
+    Args:
+        num_heatmaps: K, one heatmap per keypoint.
+        pos_dist_thresh: Plateau (and locref) radius in input pixels.
+        generate_locref: Also return location-refinement targets.
+        locref_std: Locref offsets are divided by it.
+
+    Shapes: see the heatmap family docstring in this module (``_HeatmapGenerator``).
+    """
+
+    def profile(self, dist_sq: torch.Tensor) -> torch.Tensor:
+        return (dist_sq <= self.pos_dist_thresh**2).float()
