@@ -42,6 +42,9 @@ class HRNet(BaseBackbone):
         self.model = create_timm_features(
             HRNET_VARIANTS[variant], pretrained, feature_location="", out_indices=out_indices
         )
+        if not fuse_branches:  # the last module's fusions into the low-res branches are unused: drop them
+            last = self.model.stage4[-1]
+            last.fuse_layers = last.fuse_layers[:1]
         self.fuse_branches = fuse_branches
         self.stride = 4
         self.out_channels = sum(self.model.feature_info.channels())

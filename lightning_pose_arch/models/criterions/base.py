@@ -16,6 +16,9 @@ class BaseCriterion(nn.Module):
     weights (0 when every weight is 0).
     """
 
+    def __init__(self) -> None:  # explicit, so unknown config keys are reported (nn.Module takes **kwargs)
+        super().__init__()
+
     def elementwise(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 

@@ -1,0 +1,191 @@
+"""PoseDataModule: a DeepLabCut project → train/val/test/predict dataloaders of PoseBatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from lightning_pose_arch.data.dataset import PoseDataset
+from lightning_pose_arch.data.formats.dlc import DLCProject, read_project
+from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
+from lightning_pose_arch.data.transforms import (
+    IMAGENET_NORMALIZATION,
+    AugmentationConfig,
+    build_eval_transform,
+    build_train_transform,
+    infer_flip_pairs,
+)
+from lightning_pose_arch.registry import ConfigError
+
+SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells
+SPLIT_FILENAME = "split.json"
+
+
+class PoseDataModule(L.LightningDataModule):
+    """Annotated images of a DeepLabCut project, split, augmented and batched.
+
+    Batches are :class:`~lightning_pose_arch.data.types.PoseBatch`: ``image
+    [B, 3, H, W]``, ``keypoints [B, N, K, 3]`` in input pixels,
+    ``original_size [B, 2]`` and ``image_path``.
+
+    Args:
+        project_dir: DeepLabCut project folder (with ``config.yaml``).
+        image_size: Network input ``[height, width]``, multiples of 32; frames are resized to it.
+        batch_size: Training batch size.
+        eval_batch_size: Validation/test/predict batch size (default: ``batch_size``).
+        num_workers: DataLoader worker processes.
+        seed: Seed of the split.
+        train_fraction: Fraction of frames for training + validation (default: the
+            project's first ``TrainingFraction``); the rest is the test split.
+        val_fraction: Fraction of the training frames held out for validation.
+        split_file: JSON split to reuse (if it exists) or to write (if not). By
+            default the split is written to ``<trainer log dir>/split.json``.
+        augmentation: Train-time augmentation settings.
+        flip_pairs: Left/right bodypart name pairs swapped by horizontal flips
+            (default: inferred from names such as ``leftear``/``rightear``).
+        normalization: Image ``mean``/``std`` (default: ImageNet).
+        predict_split: Frames ``predict`` runs on.
+    """
+
+    def __init__(
+        self,
+        project_dir: str | Path,
+        image_size: tuple[int, int] = (288, 384),
+        batch_size: int = 8,
+        eval_batch_size: int | None = None,
+        num_workers: int = 2,
+        seed: int = 42,
+        train_fraction: float | None = None,
+        val_fraction: float = 0.1,
+        split_file: str | Path | None = None,
+        augmentation: AugmentationConfig | None = None,
+        flip_pairs: list[tuple[str, str]] | None = None,
+        normalization: dict[str, list[float]] | None = None,
+        predict_split: Literal["train", "val", "test", "all"] = "test",
+    ) -> None:
+        super().__init__()
+        _check_positive(image_size=image_size, batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size)
+        if any(side % SIZE_MULTIPLE for side in image_size):
+            raise ConfigError(f"image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
+        if num_workers < 0:
+            raise ConfigError(f"num_workers must be >= 0, got {num_workers}")
+        self.project: DLCProject = read_project(project_dir)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.normalization = normalization or dict(IMAGENET_NORMALIZATION)
+        self.augmentation = augmentation or AugmentationConfig()
+        self.flip_pairs = self._flip_pair_indices(flip_pairs)
+        self.predict_split = predict_split
+        self.split_file = Path(split_file) if split_file is not None else None
+        fraction = train_fraction if train_fraction is not None else self._project_train_fraction()
+        if self.split_file is not None and self.split_file.is_file():
+            self.split = load_split(self.split_file, self.project.image_paths)
+        else:
+            self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
+        self.datasets: dict[str, PoseDataset] = {}
+
+    @property
+    def bodyparts(self) -> list[str]:
+        return self.project.bodyparts
+
+    @property
+    def skeleton(self) -> list[list[str]]:
+        return self.project.skeleton
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.project.bodyparts)
+
+    def dataset_info(self) -> dict[str, Any]:
+        """What a model needs to know about the data, stored in its checkpoints."""
+        return {
+            "bodyparts": self.bodyparts,
+            "individuals": self.project.individuals,
+            "skeleton": self.skeleton,
+            "image_size": list(self.image_size),
+            "normalization": self.normalization,
+        }
+
+    def _project_train_fraction(self) -> float:
+        fractions = self.project.config.get("TrainingFraction") or [0.95]
+        return float(fractions[0])
+
+    def _flip_pair_indices(self, flip_pairs: list[tuple[str, str]] | None) -> list[tuple[int, int]]:
+        if flip_pairs is None:
+            return infer_flip_pairs(self.bodyparts)
+        index = {name: i for i, name in enumerate(self.bodyparts)}
+        unknown = sorted({name for pair in flip_pairs for name in pair} - set(index))
+        if unknown:
+            raise ConfigError(f"flip_pairs name unknown bodyparts {unknown}; bodyparts are {self.bodyparts}")
+        return [(index[a], index[b]) for a, b in flip_pairs]
+
+    def setup(self, stage: str | None = None) -> None:
+        self._check_images_exist()
+        self._save_split()
+        train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs, self.normalization)
+        evaluation = build_eval_transform(self.image_size, self.normalization)
+        names = {*SPLITS, "all"}
+        self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
+
+    def _dataset(self, split: str, transform: Any) -> PoseDataset:
+        paths = self.project.image_paths if split == "all" else self.split[split]
+        row = {path: i for i, path in enumerate(self.project.image_paths)}
+        keypoints = self.project.keypoints[[row[p] for p in paths]] if paths else np.zeros((0, 1, 1, 3), np.float32)
+        return PoseDataset(self.project.root, list(paths), keypoints, transform)
+
+    def _check_images_exist(self) -> None:
+        missing = [p for p in self.project.image_paths if not (self.project.root / p).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{len(missing)} labeled image(s) missing under {self.project.root}: {missing[:5]}")
+
+    def _save_split(self) -> None:
+        path = self.split_file
+        if path is None and self.trainer is not None:
+            path = Path(self.trainer.log_dir or self.trainer.default_root_dir) / SPLIT_FILENAME
+        if path is not None and not path.is_file():
+            save_split(self.split, path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"split": self.split, "dataset_info": self.dataset_info()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.split = state_dict["split"]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        dataset = self.datasets[split]
+        if len(dataset) == 0:
+            raise ConfigError(f"the {split!r} split of {self.project.root} is empty; adjust train_fraction/val_fraction")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.predict_split, shuffle=False)
+
+
+def _check_positive(**sizes: Any) -> None:
+    for name, value in sizes.items():
+        values = value if isinstance(value, (tuple, list)) else [value]
+        if len(values) == 0 or any(int(v) <= 0 for v in values):
+            raise ConfigError(f"{name} must be positive, got {value!r}")

@@ -1,0 +1,1 @@
+"""Annotation formats: read (and write) label files."""

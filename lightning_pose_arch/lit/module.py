@@ -1,0 +1,155 @@
+"""PoseLitModule: a PoseModel trained, evaluated and run by Lightning."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics import MetricCollection
+
+from lightning_pose_arch.data.transforms import input_to_original
+from lightning_pose_arch.data.types import ModelOutputs, PoseBatch
+from lightning_pose_arch.lit.metrics import PCK, MeanPixelError, RootMeanSquareError
+from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler
+from lightning_pose_arch.models.pose_model import PoseModel
+from lightning_pose_arch.registry import ConfigError, did_you_mean
+
+CFG_KEYS = ("model", "optimizer", "scheduler", "metrics")
+DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
+EVAL_STAGES = ("val", "test")
+
+
+def _check_cfg(cfg: Mapping[str, Any]) -> None:
+    if not isinstance(cfg, Mapping) or "model" not in cfg:
+        raise ConfigError(f"PoseLitModule cfg must be a dict with a 'model' key (and optionally "
+                          f"{', '.join(CFG_KEYS[1:])}), got {cfg!r}")
+    for key in cfg:
+        if key not in CFG_KEYS:
+            raise ConfigError(f"PoseLitModule cfg has no key {key!r}{did_you_mean(key, CFG_KEYS)} "
+                              f"Valid keys: {', '.join(CFG_KEYS)}.")
+    unknown = set(cfg.get("metrics") or {}) - {"pck_threshold"}
+    if unknown:
+        raise ConfigError(f"PoseLitModule cfg.metrics has unknown keys {sorted(unknown)}; valid: ['pck_threshold']")
+    probe = build_optimizer(cfg.get("optimizer") or DEFAULT_OPTIMIZER, [nn.Parameter(torch.zeros(1))])
+    if cfg.get("scheduler"):
+        build_scheduler(cfg["scheduler"], probe)  # fail at construction, not after the first epoch
+
+
+class PoseLitModule(L.LightningModule):
+    """Train, evaluate and run a :class:`PoseModel` described by a plain dict.
+
+    ``cfg`` keys: ``model`` (see :meth:`PoseModel.from_config`), ``optimizer``
+    (``{"type": <torch.optim class>, ...}``, default AdamW lr 1e-3),
+    ``scheduler`` (``{"type": <lr_scheduler class>, ..., "interval": ...}`` or
+    absent), ``metrics`` (``{"pck_threshold": pixels}``).
+
+    The model is built as soon as ``dataset_info`` (bodyparts, image size,
+    normalization; see ``PoseDataModule.dataset_info``) is known: at
+    construction when given, else in ``setup`` from the trainer's datamodule.
+    Checkpoints carry ``cfg`` and ``dataset_info``, so
+    ``PoseLitModule.load_from_checkpoint(path)`` rebuilds everything.
+
+    Metrics (val/test, in original image pixels, first head):
+    ``mean_pixel_error``, ``rmse``, ``pck``.
+
+    Args:
+        cfg: The configuration dict (e.g. a loaded YAML); copied, never mutated.
+        dataset_info: Data facts the model depends on; filled from the datamodule when ``None``.
+    """
+
+    def __init__(self, cfg: dict[str, Any], dataset_info: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        _check_cfg(cfg)
+        self.save_hyperparameters({"cfg": copy.deepcopy(dict(cfg)), "dataset_info": copy.deepcopy(dataset_info)})
+        threshold = float((cfg.get("metrics") or {}).get("pck_threshold", 5.0))
+        self.metrics = nn.ModuleDict({
+            stage: MetricCollection(
+                {"mean_pixel_error": MeanPixelError(), "rmse": RootMeanSquareError(), "pck": PCK(threshold)},
+                prefix=f"{stage}/",
+            )
+            for stage in EVAL_STAGES
+        })
+        self.model: PoseModel | None = None
+        if dataset_info is not None:
+            self._build_model(dataset_info)
+
+    @property
+    def dataset_info(self) -> dict[str, Any] | None:
+        return self.hparams["dataset_info"]
+
+    def _build_model(self, dataset_info: dict[str, Any]) -> None:
+        num_keypoints = len(dataset_info["bodyparts"])
+        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=num_keypoints)
+        self.hparams["dataset_info"] = copy.deepcopy(dict(dataset_info))
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        data_info = datamodule.dataset_info() if hasattr(datamodule, "dataset_info") else None
+        if self.model is None:
+            if data_info is None:
+                raise ConfigError("PoseLitModule needs dataset_info=... or a PoseDataModule passed to the Trainer")
+            self._build_model(data_info)
+        elif data_info is not None and data_info["bodyparts"] != self.dataset_info["bodyparts"]:
+            raise ConfigError(f"the model was built for bodyparts {self.dataset_info['bodyparts']}, "
+                              f"the data has {data_info['bodyparts']}")
+
+    def _require_model(self) -> PoseModel:
+        if self.model is None:
+            raise RuntimeError("PoseLitModule's model is built once dataset_info is known: pass dataset_info= "
+                               "or run it through a Trainer with a PoseDataModule")
+        return self.model
+
+    def forward(self, images: torch.Tensor) -> ModelOutputs:
+        return self._require_model()(images)
+
+    def training_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "train")
+
+    def validation_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "val")
+
+    def test_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
+        return self._shared_step(batch, "test")
+
+    def _shared_step(self, batch: PoseBatch, stage: str) -> torch.Tensor:
+        model = self._require_model()
+        outputs = model(batch["image"])
+        losses = model.get_loss(outputs, model.get_targets(batch, outputs))
+        batch_size = batch["image"].shape[0]
+        logged = {f"{stage}/loss/{name}": value for name, value in losses.items() if name != "total"}
+        self.log_dict(logged, batch_size=batch_size, on_step=stage == "train", on_epoch=True,
+                      sync_dist=stage != "train", prog_bar=False)
+        self.log(f"{stage}/loss", losses["total"], batch_size=batch_size, prog_bar=True,
+                 on_step=stage == "train", on_epoch=True, sync_dist=stage != "train")
+        if stage in EVAL_STAGES:
+            predicted = self._keypoints_in_original_pixels(outputs, batch)
+            target = input_to_original(batch["keypoints"], batch["original_size"], self._input_size(batch))
+            self.metrics[stage].update(predicted, target)
+            self.log_dict(self.metrics[stage], batch_size=batch_size, on_epoch=True, prog_bar=True)
+        return losses["total"]
+
+    def _input_size(self, batch: PoseBatch) -> tuple[int, int]:
+        return int(batch["image"].shape[-2]), int(batch["image"].shape[-1])
+
+    def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch) -> torch.Tensor:
+        """First head's keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels."""
+        model = self._require_model()
+        first_head = next(iter(model.heads))
+        keypoints = model.predict(outputs)[first_head]["keypoints"]
+        return input_to_original(keypoints, batch["original_size"], self._input_size(batch))
+
+    def predict_step(self, batch: PoseBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """``{"keypoints": [B, N, K, 3] (x, y, score) in file pixels, "image_path": [B]}``."""
+        outputs = self(batch["image"])
+        return {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
+
+    def configure_optimizers(self) -> Any:
+        cfg = self.hparams["cfg"]
+        optimizer = build_optimizer(cfg.get("optimizer") or DEFAULT_OPTIMIZER, self._require_model().parameters())
+        if not cfg.get("scheduler"):
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": build_scheduler(cfg["scheduler"], optimizer)}

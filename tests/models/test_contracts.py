@@ -1,0 +1,180 @@
+"""Contract tests over every registered member of every registry (new members are picked up by ``names()``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+
+from lightning_pose_arch.models.aggregators import AGGREGATORS
+from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
+from lightning_pose_arch.models.criterions import CRITERIONS
+from lightning_pose_arch.models.heads import HEADS, BaseHead
+from lightning_pose_arch.models.necks import NECKS
+from lightning_pose_arch.models.predictors import PREDICTORS
+from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
+
+ALL_REGISTRIES = (BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS)
+MEMBERS = [pytest.param(reg, name, id=f"{reg.name}.{name}") for reg in ALL_REGISTRIES for name in reg.names()]
+
+SEED_HEAD_CFG = dict(
+    type="HeatmapHead",
+    predictor=dict(type="HeatmapPredictor", location_refinement=True, locref_std=7.2801),
+    target_generator=dict(type="HeatmapGaussianGenerator", num_heatmaps=17, pos_dist_thresh=17, generate_locref=True),
+    criterion=dict(type="WeightedMSECriterion"),
+    aggregator=None,
+    heatmap_config=dict(num_input_channels=256, num_output_channels=17, num_deconv_layers=1),
+)
+
+# Smallest config of each member whose constructor has required arguments. A new member with
+# required arguments fails test_member_builds_from_minimal_config until it is added here.
+MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
+    "HEADS": {"HeatmapHead": SEED_HEAD_CFG},
+    "TARGET_GENERATORS": {
+        "HeatmapGaussianGenerator": dict(type="HeatmapGaussianGenerator", num_heatmaps=3),
+        "HeatmapPlateauGenerator": dict(type="HeatmapPlateauGenerator", num_heatmaps=3),
+    },
+}
+
+# (config, expected out_channels, expected stride): every backbone and every variant.
+BACKBONE_VARIANTS = [
+    (dict(type="ResNet", variant="50"), 2048, 32),
+    (dict(type="ResNet", variant="50", output_stride=16), 2048, 16),
+    (dict(type="ResNet", variant="50", output_stride=8), 2048, 8),
+    (dict(type="ResNet", variant="101"), 2048, 32),
+    (dict(type="HRNet", variant="w18"), 18 + 36 + 72 + 144, 4),
+    (dict(type="HRNet", variant="w32"), 32 + 64 + 128 + 256, 4),
+    (dict(type="HRNet", variant="w48"), 48 + 96 + 192 + 384, 4),
+    (dict(type="HRNet", variant="w18", fuse_branches=False), 18, 4),
+    (dict(type="HRNet", variant="w32", fuse_branches=False), 32, 4),
+    (dict(type="HRNet", variant="w48", fuse_branches=False), 48, 4),
+    (dict(type="CSPNeXt", variant="s"), 512, 32),
+    (dict(type="CSPNeXt", variant="m"), 768, 32),
+    (dict(type="CSPNeXt", variant="x"), 1280, 32),
+]
+# the small ones: full backward check (the big ones only differ in width/depth)
+SMALL_BACKBONES = [
+    dict(type="ResNet", variant="50"),
+    dict(type="HRNet", variant="w18"),
+    dict(type="HRNet", variant="w18", fuse_branches=False),
+    dict(type="CSPNeXt", variant="s"),
+]
+
+
+def cfg_id(cfg: dict) -> str:
+    return "-".join(str(v) for v in cfg.values())
+
+
+# --- every member -------------------------------------------------------------------------------
+
+
+def test_every_registry_is_covered():
+    assert [reg.name for reg in ALL_REGISTRIES] == [
+        "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS"]
+    assert len(MEMBERS) >= 11
+
+
+@pytest.mark.parametrize(("reg", "name"), MEMBERS)
+def test_member_has_its_own_docstring(reg, name):
+    cls = reg.get(name)
+    doc = cls.__dict__.get("__doc__")
+    assert doc and len(doc.strip()) > 20, f"{reg.name} member {name} needs a docstring saying what it computes"
+
+
+@pytest.mark.parametrize(("reg", "name"), MEMBERS)
+def test_member_is_subclass_with_typed_keyword_arguments(reg, name):
+    cls = reg.get(name)
+    assert issubclass(cls, reg.base_class)
+    params = list(inspect.signature(cls).parameters.values())
+    for param in params:
+        assert param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL), f"{name} takes *{param.name}"
+        assert param.annotation is not param.empty, f"{name}({param.name}) has no type annotation"
+
+
+@pytest.mark.parametrize(("reg", "name"), MEMBERS)
+def test_member_builds_from_minimal_config(reg, name):
+    cls = reg.get(name)
+    required = [p.name for p in inspect.signature(cls).parameters.values() if p.default is p.empty]
+    cfg = MINIMAL_CONFIGS.get(reg.name, {}).get(name)
+    if cfg is None:
+        assert not required, f"add a minimal config for {reg.name}.{name} (required: {required}) to MINIMAL_CONFIGS"
+        cfg = dict(type=name)
+    assert isinstance(reg.build(cfg), cls)
+
+
+@pytest.mark.parametrize(("reg", "name"), MEMBERS)
+def test_member_rejects_unknown_key(reg, name):
+    cfg = dict(MINIMAL_CONFIGS.get(reg.name, {}).get(name, dict(type=name)))
+    cfg["not_an_argument"] = 1
+    with pytest.raises(ValueError, match=f"{reg.name}.*not_an_argument"):
+        reg.build(cfg)
+
+
+# --- backbones ----------------------------------------------------------------------------------
+
+
+def test_backbone_variant_table_covers_every_backbone():
+    assert {cfg["type"] for cfg, _, _ in BACKBONE_VARIANTS} == set(BACKBONES.names())
+
+
+@pytest.mark.parametrize(("cfg", "channels", "stride"), BACKBONE_VARIANTS, ids=[cfg_id(c) for c, _, _ in BACKBONE_VARIANTS])
+def test_backbone_output_shape(cfg, channels, stride):
+    backbone = BACKBONES.build(cfg)
+    assert isinstance(backbone, BaseBackbone)
+    assert (backbone.out_channels, backbone.stride) == (channels, stride)
+    backbone.eval()
+    with torch.no_grad():
+        features = backbone(torch.randn(2, 3, 64, 96))
+    assert features.shape == (2, channels, 64 // stride, 96 // stride)
+    assert torch.isfinite(features).all()
+
+
+@pytest.mark.parametrize("cfg", SMALL_BACKBONES, ids=[cfg_id(c) for c in SMALL_BACKBONES])
+def test_backward_reaches_every_backbone_parameter(cfg):
+    backbone = BACKBONES.build(cfg)
+    backbone(torch.randn(2, 3, 64, 64)).square().mean().backward()
+    missing = [n for n, p in backbone.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"{len(missing)} parameters get no gradient, e.g. {missing[:3]}"
+
+
+@pytest.mark.parametrize("name", ["ResNet", "HRNet", "CSPNeXt"])
+def test_backbone_rejects_unknown_variant(name):
+    with pytest.raises(ValueError, match="variant"):
+        BACKBONES.build(dict(type=name, variant="w7"))
+
+
+def test_resnet_rejects_bad_output_stride():
+    with pytest.raises(ValueError, match="output_stride"):
+        BACKBONES.build(dict(type="ResNet", output_stride=4))
+
+
+def test_design_seed_backbone():
+    backbone = BACKBONES.build(dict(type="HRNet", variant="w32"))
+    assert backbone.stride == 4
+    with torch.no_grad():
+        assert backbone.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, backbone.out_channels, 8, 8)
+
+
+# --- heads --------------------------------------------------------------------------------------
+
+
+def test_design_seed_head():
+    head = HEADS.build(SEED_HEAD_CFG)
+    assert isinstance(head, BaseHead)
+    outputs = head(torch.randn(2, 256, 16, 16))
+    assert set(outputs) == {"heatmap", "locref"}
+    assert outputs["heatmap"].shape == (2, 17, 32, 32)
+    assert outputs["locref"].shape == (2, 34, 32, 32)
+
+
+def test_backward_reaches_every_head_parameter():
+    head = HEADS.build(SEED_HEAD_CFG)
+    outputs = head(torch.randn(2, 256, 8, 8))
+    keypoints = torch.rand(2, 1, 17, 3) * 60
+    keypoints[..., 2] = 2
+    loss = head.get_loss(outputs, head.get_targets(keypoints, outputs, stride=4.0))["total"]
+    loss.backward()
+    missing = [n for n, p in head.named_parameters() if p.grad is None]
+    assert not missing, f"parameters without gradient: {missing}"
+    assert all(torch.isfinite(p.grad).all() for p in head.parameters())
