@@ -86,7 +86,8 @@ class KeypointTransform:
                 order[i], order[j] = j, i
             xy, visibility = xy[:, order], visibility[:, order]
         height, width = out["image"].shape[:2]
-        inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width - 1) & (xy[..., 1] >= 0) & (xy[..., 1] <= height - 1)
+        # albumentations resizes with x·scale, i.e. the image spans [0, width] x [0, height].
+        inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
         visibility = np.where(inside, visibility, 0.0)
         xy = np.where(visibility[..., None] > 0, xy, 0.0)
         image_tensor = self._normalize(out["image"])

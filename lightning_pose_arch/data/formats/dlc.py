@@ -4,7 +4,7 @@ Label tables have MultiIndex columns ``scorer / [individuals /] bodyparts /
 coords`` and a row index that is either one path column
 (``labeled-data/<video>/<image>``) or three columns (``labeled-data``,
 ``<video>``, ``<image>``), in ``.h5`` (key ``df_with_missing``) or ``.csv``.
-Every form DeepLabCut writes is read; :func:`write_labels` writes the
+Every form DeepLabCut writes is read; :func:`write_table` writes the
 one-path-column form, which every DeepLabCut version reads.
 """
 
@@ -146,8 +146,8 @@ def labels_to_keypoints(
     return keypoints.astype(np.float32)
 
 
-def write_labels(table: pd.DataFrame, path: str | Path) -> None:
-    """Write a label table as ``.h5`` (key ``df_with_missing``) or ``.csv``, atomically."""
+def write_table(table: pd.DataFrame, path: str | Path) -> None:
+    """Write a label or prediction table as ``.h5`` (key ``df_with_missing``) or ``.csv``, atomically."""
     path = Path(path)
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(handle)

@@ -1,0 +1,1 @@
+"""Predictions out: DeepLabCut-layout tables, plots."""

@@ -1,0 +1,47 @@
+"""Keypoint arrays ↔ DeepLabCut-layout tables (``scorer / [individuals /] bodyparts / coords``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lightning_pose_arch.data.formats.dlc import SINGLE_INDIVIDUAL, write_table
+
+
+def predictions_to_table(
+    keypoints: np.ndarray,
+    index: list[str],
+    bodyparts: list[str],
+    individuals: list[str],
+    scorer: str,
+) -> pd.DataFrame:
+    """``[F, N, K, 3]`` (x, y, likelihood) → DataFrame as DeepLabCut's ``analyze_videos`` writes it.
+
+    Single-animal projects (``individuals == ["single animal"]``) get three
+    column levels ``scorer / bodyparts / coords``; multi-animal projects four,
+    with ``individuals`` after ``scorer``.
+    """
+    num_frames, num_individuals, num_kpts, _ = keypoints.shape
+    if num_kpts != len(bodyparts) or num_individuals != len(individuals) or num_frames != len(index):
+        raise ValueError(f"keypoints {keypoints.shape} do not match {len(index)} frames, "
+                         f"{len(individuals)} individuals and {len(bodyparts)} bodyparts")
+    coords = ["x", "y", "likelihood"]
+    if individuals == [SINGLE_INDIVIDUAL]:
+        columns = pd.MultiIndex.from_product([[scorer], bodyparts, coords], names=["scorer", "bodyparts", "coords"])
+    else:
+        columns = pd.MultiIndex.from_product(
+            [[scorer], individuals, bodyparts, coords], names=["scorer", "individuals", "bodyparts", "coords"]
+        )
+    return pd.DataFrame(keypoints.reshape(num_frames, -1).astype(np.float64), index=index, columns=columns)
+
+
+def write_predictions(table: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Write ``<stem>.h5`` and ``<stem>.csv`` atomically; return both paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [stem.with_name(stem.name + ".h5"), stem.with_name(stem.name + ".csv")]
+    for path in paths:
+        write_table(table, path)
+    return paths

@@ -1,0 +1,50 @@
+"""Lightning callback that writes ``trainer.predict`` results as DeepLabCut tables and a figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from lightning_pose_arch.inference.plots import plot_predictions
+from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+
+
+class PredictionWriter(BasePredictionWriter):
+    """At the end of ``predict``, write ``<output_dir>/predictions.{h5,csv}`` and ``predictions.png``.
+
+    ``lpa`` adds this callback by default, writing to ``<trainer log dir>/predictions``.
+
+    Keypoints are in the image files' pixels; the table follows DeepLabCut's
+    layout, so DeepLabCut tools read it.
+
+    Args:
+        output_dir: Folder for the outputs (created if missing); default ``<trainer log dir>/predictions``.
+        scorer: Scorer name in the table header.
+        pcutoff: Likelihood under which keypoints are not drawn.
+    """
+
+    def __init__(self, output_dir: str | Path | None = None, scorer: str = "lightning_pose_arch", pcutoff: float = 0.4) -> None:
+        super().__init__(write_interval="epoch")
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.scorer = scorer
+        self.pcutoff = pcutoff
+        self.written: list[Path] = []
+
+    def write_on_epoch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: list[Any], batch_indices: Any
+    ) -> None:
+        batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        keypoints = torch.cat([b["keypoints"] for b in batches]).cpu().numpy().astype(np.float64)
+        image_paths = [path for b in batches for path in b["image_path"]]
+        info = pl_module.dataset_info
+        table = predictions_to_table(keypoints, image_paths, info["bodyparts"], info["individuals"], self.scorer)
+        output_dir = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
+        self.written = write_predictions(table, output_dir / "predictions")
+        root = Path(trainer.datamodule.project.root)
+        self.written.append(plot_predictions(root, image_paths, keypoints, info["bodyparts"],
+                                             output_dir / "predictions.png", pcutoff=self.pcutoff))

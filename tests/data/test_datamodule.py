@@ -1,0 +1,92 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.registry import ConfigError
+
+
+def make_datamodule(project: Path, **kwargs) -> PoseDataModule:
+    options = dict(image_size=(64, 96), batch_size=4, num_workers=0, train_fraction=0.75, val_fraction=0.25)
+    return PoseDataModule(project, **{**options, **kwargs})
+
+
+def test_batches_follow_the_design_conventions(synthetic_project: Path) -> None:
+    datamodule = make_datamodule(synthetic_project)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.val_dataloader()))
+    assert batch["image"].shape == (3, 3, 64, 96) and batch["image"].dtype == torch.float32
+    assert batch["keypoints"].shape == (3, 1, 4, 3)
+    assert torch.equal(batch["original_size"], torch.tensor([[128.0, 96.0]] * 3))
+    assert len(batch["image_path"]) == 3
+    assert datamodule.dataset_info()["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
+
+
+def test_eval_keypoints_are_the_labels_scaled(synthetic_project: Path) -> None:
+    datamodule = make_datamodule(synthetic_project)
+    datamodule.setup("test")
+    sample = datamodule.datasets["all"][0]
+    labels = torch.from_numpy(datamodule.project.keypoints[0])
+    labeled = labels[..., 2] > 0
+    expected = labels[..., :2] * torch.tensor([96 / 128, 64 / 96])
+    torch.testing.assert_close(sample["keypoints"][..., :2][labeled], expected[labeled])
+    assert torch.equal(sample["keypoints"][..., 2], labels[..., 2])
+
+
+def test_split_is_saved_and_reused(synthetic_project: Path, tmp_path: Path) -> None:
+    split_file = tmp_path / "split.json"
+    first = make_datamodule(synthetic_project, split_file=split_file, seed=1)
+    first.setup("fit")
+    assert json.loads(split_file.read_text()) == first.split
+    assert [len(first.split[s]) for s in ("train", "val", "test")] == [9, 3, 4]
+    second = make_datamodule(synthetic_project, split_file=split_file, seed=999)
+    assert second.split == first.split
+
+
+def test_split_saved_next_to_the_trainer_logs(synthetic_project: Path, tmp_path: Path) -> None:
+    import lightning as L
+
+    datamodule = make_datamodule(synthetic_project)
+    datamodule.trainer = L.Trainer(default_root_dir=tmp_path, logger=False)
+    datamodule.setup("fit")
+    assert json.loads((tmp_path / "split.json").read_text()) == datamodule.split
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(image_size=(60, 96)), "multiples of 32"),
+        (dict(image_size=(0, 96)), "image_size must be positive"),
+        (dict(batch_size=0), "batch_size must be positive"),
+        (dict(flip_pairs=[("leftear", "rightEar")]), "unknown bodyparts \\['rightEar'\\]"),
+        (dict(num_workers=-1), "num_workers"),
+    ],
+)
+def test_bad_arguments(synthetic_project: Path, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_datamodule(synthetic_project, **kwargs)
+
+
+def test_missing_image_is_named_before_training(synthetic_project: Path, tmp_path: Path) -> None:
+    project = Path(shutil.copytree(synthetic_project, tmp_path / "copy"))
+    (project / "labeled-data/synthvideo/img0003.png").unlink()
+    with pytest.raises(FileNotFoundError, match="img0003.png"):
+        make_datamodule(project).setup("fit")
+
+
+def test_corrupt_image_is_named(synthetic_project: Path, tmp_path: Path) -> None:
+    project = Path(shutil.copytree(synthetic_project, tmp_path / "copy"))
+    (project / "labeled-data/synthvideo/img0000.png").write_bytes(b"not a png")
+    datamodule = make_datamodule(project)
+    datamodule.setup("test")
+    with pytest.raises(OSError, match="img0000.png cannot be decoded"):
+        datamodule.datasets["all"][0]
+
+
+def test_openfield_split(openfield: Path) -> None:
+    datamodule = PoseDataModule(openfield, num_workers=0)
+    assert [len(datamodule.split[s]) for s in ("train", "val", "test")] == [99, 11, 6]
+    assert datamodule.flip_pairs == [(1, 2)]

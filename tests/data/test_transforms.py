@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from lightning_pose_arch.data.transforms import (
+    IMAGENET_NORMALIZATION,
+    AugmentationConfig,
+    build_eval_transform,
+    build_train_transform,
+    infer_flip_pairs,
+    input_to_original,
+)
+
+NO_RANDOM = dict(affine_p=0.0, brightness_contrast_p=0.0)
+
+
+def test_infer_flip_pairs() -> None:
+    assert infer_flip_pairs(["snout", "leftear", "rightear", "tailbase"]) == [(1, 2)]
+    assert infer_flip_pairs(["L_paw", "nose", "R_paw", "left_eye", "right_eye"]) == [(0, 2), (3, 4)]
+    assert infer_flip_pairs(["head", "tail"]) == []
+
+
+def test_flip_moves_and_swaps_left_right() -> None:
+    transform = build_train_transform((4, 8), AugmentationConfig(hflip_p=1.0, **NO_RANDOM), [(0, 1)], IMAGENET_NORMALIZATION)
+    image = np.zeros((4, 8, 3), np.uint8)
+    image[:, 0] = 255  # left column bright
+    keypoints = np.array([[[1.0, 1.0, 2], [6.0, 2.0, 2], [3.0, 3.0, 1]]], np.float32)
+    tensor, moved = transform(image, keypoints)
+    # x' = W - 1 - x (pixel centers at integers), and keypoints 0/1 trade places.
+    np.testing.assert_allclose(moved[0].numpy(), [[1.0, 2.0, 2], [6.0, 1.0, 2], [4.0, 3.0, 1]])
+    assert tensor[0, 0, 7] > tensor[0, 0, 0]  # the bright column moved to the right
+
+
+def test_eval_transform_resize_inverts_exactly() -> None:
+    transform = build_eval_transform((48, 64), IMAGENET_NORMALIZATION)
+    keypoints = np.array([[[10.0, 20.0, 2], [0.0, 0.0, 0], [127.0, 95.0, 2]]], np.float32)
+    image, resized = transform(np.zeros((96, 128, 3), np.uint8), keypoints)
+    assert image.shape == (3, 48, 64)
+    np.testing.assert_allclose(resized[0, 0].numpy(), [5.0, 10.0, 2])
+    back = input_to_original(resized[None], torch.tensor([[128.0, 96.0]]), (48, 64))
+    np.testing.assert_allclose(back[0].numpy(), keypoints, atol=1e-5)
+
+
+def test_keypoints_pushed_out_of_the_image_become_unlabeled() -> None:
+    aug = AugmentationConfig(translate=0.5, affine_p=1.0, scale=0.0, rotation=0.0, hflip_p=0.0, brightness_contrast_p=0.0)
+    transform = build_train_transform((32, 32), aug, [], IMAGENET_NORMALIZATION)
+    keypoints = np.array([[[1.0, 1.0, 2], [30.0, 30.0, 2], [16.0, 16.0, 2]]], np.float32)
+    seen_outside = False
+    for _ in range(20):
+        _, moved = transform(np.zeros((32, 32, 3), np.uint8), keypoints)
+        inside = (moved[0, :, :2] >= 0).all(-1) & (moved[0, :, :2] <= 32).all(-1)
+        assert torch.all(moved[0, ~inside, 2] == 0) or inside.all()
+        seen_outside |= bool((moved[0, :, 2] == 0).any())
+        assert torch.all(moved[0, moved[0, :, 2] == 0, :2] == 0)
+    assert seen_outside
+
+
+def test_normalization_applied() -> None:
+    transform = build_eval_transform((32, 32), {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]})
+    image, _ = transform(np.full((32, 32, 3), 255, np.uint8), np.zeros((1, 1, 3), np.float32))
+    assert torch.allclose(image, torch.ones_like(image))
+
+
+def test_bad_augmentation_values() -> None:
+    with pytest.raises(ValueError, match="hflip_p"):
+        AugmentationConfig(hflip_p=1.5)

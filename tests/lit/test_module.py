@@ -1,0 +1,72 @@
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from conftest import heatmap_model_cfg
+from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.registry import ConfigError
+
+
+def cfg(**overrides) -> dict:
+    return {"model": heatmap_model_cfg(), "optimizer": {"type": "AdamW", "lr": 3e-3}, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (dict(optimiser={"type": "Adam"}), "no key 'optimiser'; did you mean 'optimizer'"),
+        (dict(optimizer={"type": "Adamm"}), "did you mean 'Adam'"),
+        (dict(scheduler={"type": "StepLR", "step_sise": 2}), "did you mean 'step_size'"),
+        (dict(metrics={"pck": 3}), "metrics has unknown keys"),
+    ],
+)
+def test_bad_config_fails_at_construction(bad: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        PoseLitModule(cfg(**bad))
+
+
+def test_unknown_head_type_fails_before_training(synthetic_project: Path, tmp_path: Path) -> None:
+    model_cfg = heatmap_model_cfg()
+    model_cfg["heads"]["bodypart"]["type"] = "HeatmapHaed"
+    trainer = L.Trainer(max_steps=1, default_root_dir=tmp_path, logger=False, enable_checkpointing=False)
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 96), num_workers=0, batch_size=4)
+    with pytest.raises(ConfigError, match="HEADS has no type 'HeatmapHaed'; did you mean 'HeatmapHead'"):
+        trainer.fit(PoseLitModule({"model": model_cfg}), datamodule)
+
+
+def test_fit_then_checkpoint_is_self_describing(synthetic_project: Path, tmp_path: Path) -> None:
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 96), num_workers=0, batch_size=4, val_fraction=0.25)
+    trainer = L.Trainer(max_epochs=2, default_root_dir=tmp_path, enable_progress_bar=False, log_every_n_steps=1)
+    module = PoseLitModule(cfg(scheduler={"type": "CosineAnnealingLR", "T_max": 2}))
+    trainer.fit(module, datamodule)
+    assert {"train/loss", "val/loss", "val/mean_pixel_error", "val/rmse", "val/pck"} <= set(trainer.callback_metrics)
+    assert "train/loss/bodypart/heatmap" in trainer.logged_metrics or "train/loss/bodypart/heatmap_epoch" in trainer.logged_metrics
+    checkpoint = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    loaded = PoseLitModule.load_from_checkpoint(checkpoint)
+    assert loaded.dataset_info["bodyparts"] == datamodule.bodyparts
+    assert loaded.dataset_info["normalization"] == datamodule.normalization
+    images = torch.randn(2, 3, 64, 96)
+    module.eval(), loaded.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(images), module(images))
+
+
+def test_predict_returns_file_pixel_keypoints(synthetic_project: Path, tmp_path: Path) -> None:
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 96), num_workers=0, batch_size=4, predict_split="all")
+    module = PoseLitModule(cfg(), dataset_info=datamodule.dataset_info())
+    trainer = L.Trainer(default_root_dir=tmp_path, logger=False, enable_progress_bar=False)
+    batches = trainer.predict(module, datamodule)
+    keypoints = torch.cat([b["keypoints"] for b in batches])
+    assert keypoints.shape == (16, 1, 4, 3)
+    assert (keypoints[..., 0] >= -1).all() and (keypoints[..., 0] <= 128).all()  # file is 128 px wide
+    assert ((keypoints[..., 2] >= 0) & (keypoints[..., 2] <= 1)).all()
+
+
+def test_model_needs_dataset_info() -> None:
+    module = PoseLitModule(cfg())
+    with pytest.raises(RuntimeError, match="dataset_info"):
+        module(torch.zeros(1, 3, 64, 64))
