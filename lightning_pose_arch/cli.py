@@ -4,6 +4,10 @@
     lpa test --config experiments/openfield_resnet50_heatmap.yaml --ckpt_path runs/.../best.ckpt
     lpa predict --config ... --ckpt_path ...    (writes <log dir>/predictions/predictions.{h5,csv,png})
     lpa demo --out lpa_demo                      (train briefly on the bundled example, predict, plot)
+    lpa analyze --checkpoint CKPT video.mp4 ...  (DeepLabCut-layout .h5/.csv next to each input)
+    lpa label-video video.mp4 --predictions video_<model>.h5
+    lpa plot video_<model>.h5
+    lpa export --checkpoint CKPT --format onnx   (keypoints out; parity-checked against PyTorch)
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sys
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
+from lightning_pose_arch.commands import COMMANDS
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.module import PoseLitModule
@@ -34,6 +39,9 @@ def main(args: list[str] | None = None) -> None:
         from lightning_pose_arch.demo import main as demo_main
 
         demo_main(args[1:])
+        return
+    if args and args[0] in COMMANDS:
+        COMMANDS[args[0]](args[1:])
         return
     PoseCLI(
         PoseLitModule,

@@ -10,10 +10,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
+from helpers import OPENFIELD  # noqa: E402
 from lightning_pose_arch.data.synthetic import make_synthetic_project  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-OPENFIELD = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +25,3 @@ def openfield() -> Path:
     if not OPENFIELD.is_dir():
         pytest.fail(f"the openfield project is expected at {OPENFIELD} (../shared beside the repository)")
     return OPENFIELD
-
-
-def heatmap_model_cfg(backbone: dict | None = None, num_deconv_layers: int = 3, deconv_channels: int = 32) -> dict:
-    """A small heatmap model config with sizes left for the data to fill."""
-    return {
-        "backbone": backbone or {"type": "CSPNeXt", "variant": "s"},
-        "heads": {
-            "bodypart": {
-                "type": "HeatmapHead",
-                "predictor": {"type": "HeatmapPredictor"},
-                "target_generator": {"type": "HeatmapGaussianGenerator", "pos_dist_thresh": 8},
-                "criterion": {"type": "WeightedMSECriterion"},
-                "heatmap_config": {"num_deconv_layers": num_deconv_layers, "deconv_channels": deconv_channels},
-            }
-        },
-    }

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers import REPO
 from lightning_pose_arch.cli import main
 
 EXPERIMENTS = sorted((REPO / "experiments").glob("*.yaml"))

@@ -50,3 +50,37 @@ def plot_predictions(
     plt.close(fig)
     tmp.replace(out_path)
     return out_path
+
+
+def plot_trajectories(keypoints: np.ndarray, bodyparts: list[str], out_stem: str | Path, pcutoff: float = 0.4) -> list[Path]:
+    """Trajectory (x vs y) and likelihood-over-time figures of ``[F, N, K, 3]`` keypoints.
+
+    Writes ``<out_stem>_trajectories.png`` and ``<out_stem>_likelihood.png``; returns both paths.
+    """
+    out_stem = Path(out_stem)
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    colors = plt.get_cmap("jet")(np.linspace(0, 1, len(bodyparts)))
+    frames = np.arange(len(keypoints))
+    fig_xy, ax_xy = plt.subplots(figsize=(6, 5))
+    fig_p, ax_p = plt.subplots(figsize=(8, 3.5))
+    for k, name in enumerate(bodyparts):
+        for n in range(keypoints.shape[1]):
+            x, y, p = keypoints[:, n, k].T
+            confident = p >= pcutoff
+            ax_xy.plot(x[confident], y[confident], ".", ms=2, color=colors[k], label=name if n == 0 else None)
+            ax_p.plot(frames, p, lw=0.8, color=colors[k], label=name if n == 0 else None)
+    ax_xy.invert_yaxis()
+    ax_xy.set(xlabel="x (px)", ylabel="y (px)", title=f"trajectories (likelihood ≥ {pcutoff})")
+    ax_p.axhline(pcutoff, color="k", ls="--", lw=0.8)
+    ax_p.set(xlabel="frame", ylabel="likelihood", ylim=(-0.02, 1.02))
+    paths = []
+    for fig, ax, suffix in ((fig_xy, ax_xy, "trajectories"), (fig_p, ax_p, "likelihood")):
+        ax.legend(fontsize=7, markerscale=4)
+        fig.tight_layout()
+        path = out_stem.with_name(f"{out_stem.name}_{suffix}.png")
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        fig.savefig(tmp, dpi=100)
+        plt.close(fig)
+        tmp.replace(path)
+        paths.append(path)
+    return paths

@@ -22,12 +22,15 @@ class PoseModel(nn.Module):
 
     ``forward(images [B, 3, H, W])`` → ``{head_name: {output_name: Tensor}}``.
     Each head's stride is the feature stride divided by its upsampling; H
-    and W must be multiples of the feature stride.
+    and W must be multiples of the feature stride. Compatibility is checked
+    when built: the neck must accept what the backbone gives (one map, or a
+    multi-scale list, with the same channels and strides), a multi-scale
+    backbone needs a neck, and every head's input channels must match.
 
     Args:
-        backbone: Image → features.
+        backbone: Image → features (one map, or a list when ``backbone.multi_scale``).
         heads: ``{name: head}``; every head's ``in_channels`` must equal the features' channels.
-        neck: Optional features → features.
+        neck: Optional backbone features → one map.
         label_keys: Batch key each head is trained on (default ``"keypoints"``).
     """
 
@@ -44,6 +47,7 @@ class PoseModel(nn.Module):
         self.backbone = backbone
         self.neck = neck
         self.heads = nn.ModuleDict(dict(heads))
+        check_neck_input(backbone, neck)
         feature = neck if neck is not None else backbone
         for name, head in self.heads.items():
             if head.in_channels != feature.out_channels:
@@ -59,14 +63,16 @@ class PoseModel(nn.Module):
     def from_config(cls, cfg: Mapping[str, Any], num_keypoints: int | None = None) -> PoseModel:
         """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
 
-        Head sizes left unset (input channels, keypoint counts) are filled from
-        the features and ``num_keypoints``. ``cfg`` is not mutated.
+        Sizes left unset are filled in: the neck's input channels and strides
+        from the backbone (and, for ``Transformer``, its keypoint tokens from
+        ``num_keypoints``); head input channels from the neck (or backbone) and
+        keypoint counts from ``num_keypoints``. ``cfg`` is not mutated.
         """
         check_keys(cls, cfg, where="model config")
         if "backbone" not in cfg or "heads" not in cfg:
             raise ConfigError(f"model config needs 'backbone' and 'heads' keys, got {sorted(cfg)}")
         backbone = BACKBONES.build(cfg["backbone"])
-        neck = NECKS.build(cfg.get("neck"))
+        neck = build_neck(cfg.get("neck"), backbone, num_keypoints)
         in_channels = (neck or backbone).out_channels
         heads = {}
         for name, head_cfg in cfg["heads"].items():
@@ -101,3 +107,40 @@ class PoseModel(nn.Module):
     def predict(self, outputs: ModelOutputs) -> dict[str, Prediction]:
         """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels."""
         return {name: head.predict(outputs[name], self.head_strides[name]) for name, head in self.heads.items()}
+
+
+def backbone_features(backbone: BaseBackbone) -> tuple[int | list[int], int | list[int]]:
+    """What ``backbone`` gives a neck: (channels, stride) ints for one map, lists (fine to coarse) if multi-scale."""
+    if backbone.multi_scale:
+        return backbone.feature_channels, backbone.feature_strides
+    return backbone.out_channels, backbone.stride
+
+
+def build_neck(neck_cfg: Mapping[str, Any] | None, backbone: BaseBackbone, num_keypoints: int | None) -> BaseNeck | None:
+    """Build the neck from its config, its unset input sizes filled from ``backbone``; ``None`` for no neck."""
+    if neck_cfg is None:
+        return None
+    if not isinstance(neck_cfg, Mapping) or "type" not in neck_cfg:
+        raise ConfigError(f"model config neck must be a dict with a 'type' key or null, got {neck_cfg!r}")
+    channels, strides = backbone_features(backbone)
+    neck_cfg = NECKS.get(neck_cfg["type"]).fill_sizes(dict(neck_cfg), channels, strides, num_keypoints)
+    return NECKS.build(neck_cfg)
+
+
+def check_neck_input(backbone: BaseBackbone, neck: BaseNeck | None) -> None:
+    """Raise :class:`ConfigError` unless ``neck`` (or, without one, the heads) can take what ``backbone`` gives."""
+    channels, strides = backbone_features(backbone)
+    backbone_name = type(backbone).__name__
+    if neck is None:
+        if backbone.multi_scale:
+            raise ConfigError(
+                f"{backbone_name} returns {len(channels)} feature maps (channels {channels}, strides {strides}; "
+                "out_indices is set) but heads take one map: add a neck that merges them (neck: {type: FPN}) "
+                "or unset the backbone's out_indices"
+            )
+        return
+    if (neck.in_channels, neck.in_strides) != (channels, strides):
+        raise ConfigError(
+            f"{type(neck).__name__} expects input channels {neck.in_channels} at strides {neck.in_strides}, "
+            f"{backbone_name} gives channels {channels} at strides {strides}"
+        )

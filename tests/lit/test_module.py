@@ -4,7 +4,7 @@ import lightning as L
 import pytest
 import torch
 
-from conftest import heatmap_model_cfg
+from helpers import heatmap_model_cfg
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError

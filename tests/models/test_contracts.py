@@ -11,7 +11,7 @@ from lightning_pose_arch.models.aggregators import AGGREGATORS
 from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
 from lightning_pose_arch.models.criterions import CRITERIONS
 from lightning_pose_arch.models.heads import HEADS, BaseHead
-from lightning_pose_arch.models.necks import NECKS
+from lightning_pose_arch.models.necks import NECKS, BaseNeck
 from lightning_pose_arch.models.predictors import PREDICTORS
 from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
 
@@ -31,6 +31,11 @@ SEED_HEAD_CFG = dict(
 # required arguments fails test_member_builds_from_minimal_config until it is added here.
 MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
     "HEADS": {"HeatmapHead": SEED_HEAD_CFG},
+    "NECKS": {
+        "FPN": dict(type="FPN", in_channels=[16, 32, 64], in_strides=[8, 16, 32], out_channels=8),
+        "Transformer": dict(type="Transformer", in_channels=16, in_strides=8, num_keypoint_tokens=3,
+                            embed_dim=16, depth=1, num_heads=2, patch_size=2, out_channels=8),
+    },
     "TARGET_GENERATORS": {
         "HeatmapGaussianGenerator": dict(type="HeatmapGaussianGenerator", num_heatmaps=3),
         "HeatmapPlateauGenerator": dict(type="HeatmapPlateauGenerator", num_heatmaps=3),
@@ -178,3 +183,32 @@ def test_backward_reaches_every_head_parameter():
     missing = [n for n, p in head.named_parameters() if p.grad is None]
     assert not missing, f"parameters without gradient: {missing}"
     assert all(torch.isfinite(p.grad).all() for p in head.parameters())
+
+
+# --- necks --------------------------------------------------------------------------------------
+
+
+def neck_inputs(neck: BaseNeck, height: int = 64, width: int = 96) -> torch.Tensor | list[torch.Tensor]:
+    """Random backbone features for an image of ``height × width``: one map or a list, as the neck takes."""
+    if isinstance(neck.in_channels, int):
+        return torch.randn(2, neck.in_channels, height // neck.in_strides, width // neck.in_strides)
+    return [torch.randn(2, c, height // s, width // s) for c, s in zip(neck.in_channels, neck.in_strides)]
+
+
+@pytest.mark.parametrize("name", NECKS.names())
+def test_neck_output_shape(name):
+    neck = NECKS.build(MINIMAL_CONFIGS["NECKS"][name])
+    assert isinstance(neck, BaseNeck)
+    neck.eval()
+    with torch.no_grad():
+        features = neck(neck_inputs(neck))
+    assert features.shape == (2, neck.out_channels, 64 // neck.stride, 96 // neck.stride)
+    assert torch.isfinite(features).all()
+
+
+@pytest.mark.parametrize("name", NECKS.names())
+def test_backward_reaches_every_neck_parameter(name):
+    neck = NECKS.build(MINIMAL_CONFIGS["NECKS"][name])
+    neck(neck_inputs(neck)).square().mean().backward()
+    missing = [n for n, p in neck.named_parameters() if p.requires_grad and p.grad is None]
+    assert not missing, f"{len(missing)} parameters get no gradient, e.g. {missing[:3]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import timm
@@ -18,18 +18,61 @@ HUB_HOST = "huggingface.co"
 
 
 class BaseBackbone(nn.Module):
-    """Image → feature map.
+    """Image → feature map (or, multi-scale, a list of feature maps).
 
     Subclasses set ``stride`` (input pixels per output cell) and
-    ``out_channels``; ``forward`` maps ``[B, 3, H, W]`` to
-    ``[B, out_channels, H / stride, W / stride]`` (H, W multiples of stride).
+    ``out_channels``, best through :meth:`set_features`; ``forward`` maps
+    ``[B, 3, H, W]`` to ``[B, out_channels, H / stride, W / stride]``
+    (H, W multiples of 32).
+
+    Multi-scale (``multi_scale`` is True, e.g. a backbone built with
+    ``out_indices``): ``forward`` returns ``list[Tensor]``, map ``i`` being
+    ``[B, feature_channels[i], H / feature_strides[i], W / feature_strides[i]]``,
+    ordered fine to coarse; ``out_channels`` and ``stride`` then describe the
+    last (coarsest) map. Single-map backbones report their one map as
+    one-element ``feature_channels`` / ``feature_strides``. A neck such as
+    ``FPN`` turns the list back into one map for the heads.
     """
 
     stride: int
     out_channels: int
+    multi_scale: bool = False
+    _feature_channels: tuple[int, ...] = ()
+    _feature_strides: tuple[int, ...] = ()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def set_features(self, channels: Sequence[int], strides: Sequence[int], multi_scale: bool) -> None:
+        """Record what ``forward`` returns: one map, or (``multi_scale``) one map per level."""
+        if len(channels) != len(strides) or not channels or (not multi_scale and len(channels) != 1):
+            raise ValueError(f"{type(self).__name__}: bad feature levels, channels {list(channels)}, strides {list(strides)}")
+        self._feature_channels = tuple(int(c) for c in channels)
+        self._feature_strides = tuple(int(s) for s in strides)
+        self.multi_scale = multi_scale
+        self.out_channels = self._feature_channels[-1]
+        self.stride = self._feature_strides[-1]
+
+    @property
+    def feature_channels(self) -> list[int]:
+        """Channels of each map ``forward`` returns (one entry for a single-map backbone)."""
+        return list(self._feature_channels) if self._feature_channels else [self.out_channels]
+
+    @property
+    def feature_strides(self) -> list[int]:
+        """Stride (input pixels per cell) of each map ``forward`` returns."""
+        return list(self._feature_strides) if self._feature_strides else [self.stride]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def check_out_indices(owner: str, out_indices: Sequence[int] | None, valid: Sequence[int]) -> tuple[int, ...] | None:
+    """``out_indices`` as a tuple after checking it is a non-empty increasing list drawn from ``valid``."""
+    if out_indices is None:
+        return None
+    indices = list(out_indices)
+    if not indices or indices != sorted(set(indices)) or any(isinstance(i, bool) or i not in valid for i in indices):
+        raise ValueError(f"{owner} out_indices must be a non-empty increasing list drawn from {list(valid)} "
+                         f"(timm stage i has stride 2^(i+1)), got {out_indices!r}")
+    return tuple(indices)
 
 
 BACKBONES: Registry[BaseBackbone] = Registry("BACKBONES", BaseBackbone)

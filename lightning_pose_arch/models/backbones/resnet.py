@@ -7,19 +7,26 @@ from typing import Literal
 
 import torch
 
-from lightning_pose_arch.models.backbones.base import BACKBONES, BaseBackbone, create_timm_features
+from lightning_pose_arch.models.backbones.base import BACKBONES, BaseBackbone, check_out_indices, create_timm_features
 
 RESNET_VARIANTS: dict[str, str] = {"50": "resnet50", "101": "resnet101"}
+RESNET_STAGES = (0, 1, 2, 3, 4)  # timm stages: stem (stride 2), layer1..layer4 (strides 4, 8, 16, 32 undilated)
 
 
 @BACKBONES.register
 class ResNet(BaseBackbone):
     """ResNet feature extractor: ``[B, 3, H, W]`` → ``[B, 2048, H/s, W/s]``.
 
+    With ``out_indices`` it returns a list of stage outputs instead, e.g.
+    ``[1, 2, 3, 4]`` → channels ``[256, 512, 1024, 2048]`` at strides
+    ``[4, 8, 16, 32]`` (dilated stages keep the stride of the one before).
+
     Args:
         variant: Depth, ``"50"`` or ``"101"``.
         output_stride: 32 (plain), 16 or 8 (last stages dilated instead of strided).
         pretrained: False, True (timm weights) or a path to a local weights file.
+        out_indices: ``None``: one map, the last stage. A list of timm stage
+            indices (0 = stem, 1-4 = layer1-layer4): return those stages' maps (multi-scale).
     """
 
     def __init__(
@@ -27,6 +34,7 @@ class ResNet(BaseBackbone):
         variant: Literal["50", "101"] = "50",
         output_stride: Literal[8, 16, 32] = 32,
         pretrained: bool | str | Path = False,
+        out_indices: list[int] | None = None,
     ) -> None:
         super().__init__()
         variant = str(variant)
@@ -34,11 +42,13 @@ class ResNet(BaseBackbone):
             raise ValueError(f"ResNet variant {variant!r} is not one of {sorted(RESNET_VARIANTS)}")
         if output_stride not in (8, 16, 32):
             raise ValueError(f"ResNet output_stride must be 8, 16 or 32, got {output_stride!r}")
+        indices = check_out_indices("ResNet", out_indices, RESNET_STAGES)
         self.model = create_timm_features(
-            RESNET_VARIANTS[variant], pretrained, out_indices=(4,), output_stride=output_stride
+            RESNET_VARIANTS[variant], pretrained, out_indices=indices or (4,), output_stride=output_stride
         )
-        self.stride = output_stride
-        self.out_channels = self.model.feature_info.channels()[-1]
+        info = self.model.feature_info
+        self.set_features(info.channels(), info.reduction(), multi_scale=indices is not None)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.model(images)[-1]
+    def forward(self, images: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        features = self.model(images)
+        return list(features) if self.multi_scale else features[-1]

@@ -1,5 +1,7 @@
-"""Necks: optional layers between backbone and heads (FPN, Transformer: see the open neck issue)."""
+"""Necks: optional layers between backbone and heads. ``NECKS.build(dict(type="FPN", ...))``."""
 
 from lightning_pose_arch.models.necks.base import NECKS, BaseNeck
+from lightning_pose_arch.models.necks.fpn import FPN
+from lightning_pose_arch.models.necks.transformer import Transformer
 
-__all__ = ["NECKS", "BaseNeck"]
+__all__ = ["FPN", "NECKS", "BaseNeck", "Transformer"]

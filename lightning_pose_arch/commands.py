@@ -1,0 +1,98 @@
+"""``lpa analyze | label-video | plot | export``: inference commands (plain argparse, no Trainer)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lightning_pose_arch.inference.analyze import analyze
+from lightning_pose_arch.inference.export import export_model, parity_error
+from lightning_pose_arch.inference.label_video import label_video, table_keypoints
+from lightning_pose_arch.inference.plots import plot_trajectories
+from lightning_pose_arch.inference.runner import Inferencer, load_module
+from lightning_pose_arch.inference.sources import collect_sources
+
+PARITY_TOLERANCE_PX = 1e-3
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A prediction table written by ``analyze`` (``.h5`` or ``.csv``)."""
+    if path.suffix == ".h5":
+        return pd.read_hdf(path)
+    with path.open() as handle:
+        header_rows = 4 if handle.readlines()[1].startswith("individuals") else 3
+    return pd.read_csv(path, header=list(range(header_rows)), index_col=0)
+
+
+def analyze_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa analyze", description=analyze.__doc__)
+    parser.add_argument("paths", nargs="+", help="videos, images or folders")
+    parser.add_argument("--checkpoint", required=True, help="training checkpoint (.ckpt)")
+    parser.add_argument("--out", default=None, help="output folder (default: next to each input)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    options = parser.parse_args(args)
+    for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device):
+        print(f"wrote {path}")
+
+
+def label_video_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa label-video", description=label_video.__doc__)
+    parser.add_argument("video")
+    parser.add_argument("--predictions", required=True, help=".h5/.csv written by lpa analyze")
+    parser.add_argument("--out", default=None, help="output .mp4 (default: next to the predictions)")
+    parser.add_argument("--pcutoff", type=float, default=0.4)
+    parser.add_argument("--checkpoint", default=None, help="take the skeleton from this checkpoint")
+    options = parser.parse_args(args)
+    skeleton = load_module(options.checkpoint, "cpu").dataset_info["skeleton"] if options.checkpoint else None
+    print(f"wrote {label_video(options.video, options.predictions, options.out, skeleton, options.pcutoff)}")
+
+
+def plot_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa plot", description=plot_trajectories.__doc__)
+    parser.add_argument("predictions", type=Path, help=".h5/.csv written by lpa analyze")
+    parser.add_argument("--pcutoff", type=float, default=0.4)
+    options = parser.parse_args(args)
+    keypoints, bodyparts = table_keypoints(read_predictions(options.predictions))
+    for path in plot_trajectories(keypoints, bodyparts, options.predictions.with_suffix(""), options.pcutoff):
+        print(f"wrote {path}")
+
+
+def export_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa export", description=export_model.__doc__)
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    parser.add_argument("--out", type=Path, default=None, help="default: the checkpoint path with .onnx / .pt")
+    parser.add_argument("--check", nargs="*", default=None,
+                        help="frames (videos/images) for the parity check (default: random images)")
+    options = parser.parse_args(args)
+    module = load_module(options.checkpoint, "cpu")
+    out = options.out or Path(options.checkpoint).with_suffix(".onnx" if options.format == "onnx" else ".pt")
+    path = export_model(module, out, options.format)
+    images = _parity_images(module, options.check)
+    error = parity_error(module, path, images)
+    print(f"wrote {path}; parity vs eager PyTorch on {len(images)} images: max |Δ| = {error:.2e}")
+    if error > PARITY_TOLERANCE_PX:
+        raise SystemExit(f"export parity check failed: {error:.2e} > {PARITY_TOLERANCE_PX}")
+
+
+def _parity_images(module, paths: list[str] | None, count: int = 4) -> torch.Tensor:
+    if not paths:
+        height, width = module.dataset_info["image_size"]
+        return torch.randn(count, 3, height, width, generator=torch.Generator().manual_seed(0))
+    inferencer = Inferencer(module)
+    frames = [frame for source in collect_sources(paths) for frame, _ in zip(source.frames(), range(count))][:count]
+    return torch.cat([inferencer.preprocess(frame[None]) for frame in frames]).cpu()
+
+
+COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "analyze": analyze_command,
+    "label-video": label_video_command,
+    "plot": plot_command,
+    "export": export_command,
+}

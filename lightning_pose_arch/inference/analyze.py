@@ -1,0 +1,67 @@
+"""Analyze videos and images with a trained model; write DeepLabCut-layout ``.h5``/``.csv`` files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
+from lightning_pose_arch.inference.sources import FrameSource, collect_sources
+from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+from lightning_pose_arch.lit.module import PoseLitModule
+
+
+def model_name(module: PoseLitModule, checkpoint: str | Path | None) -> str:
+    """Scorer name for output files, e.g. ``LPA_ResNet50_HeatmapHead_best-029``."""
+    model_cfg = module.hparams["cfg"]["model"]
+    backbone = model_cfg["backbone"]
+    heads = "-".join(sorted({h["type"] for h in model_cfg["heads"].values()}))
+    name = f"LPA_{backbone['type']}{backbone.get('variant', '')}_{heads}"
+    return f"{name}_{Path(checkpoint).stem}" if checkpoint is not None else name
+
+
+def predict_source(inferencer: Inferencer, source: FrameSource, batch_size: int = 8, progress: bool = True) -> np.ndarray:
+    """Keypoints ``[F, N, K, 3]`` (x, y, likelihood) for every frame of ``source``, streamed."""
+    results = []
+    with tqdm(total=len(source), unit="frame", desc=source.stem, disable=not progress) as bar:
+        for frames in prefetch(batched(source.frames(), batch_size)):
+            results.append(inferencer(frames).cpu().numpy())
+            bar.update(len(frames))
+    if not results:
+        raise ValueError(f"{source.path}: no frames could be read")
+    return np.concatenate(results).astype(np.float64)
+
+
+def analyze(
+    checkpoint: str | Path,
+    paths: list[str | Path],
+    out_dir: str | Path | None = None,
+    batch_size: int = 8,
+    device: str = "auto",
+    progress: bool = True,
+) -> list[Path]:
+    """Analyze every video / image set in ``paths``; return the written files.
+
+    For each source, writes ``<stem>_<model name>.h5`` and ``.csv`` next to it
+    (or into ``out_dir``): MultiIndex columns ``scorer / [individuals /]
+    bodyparts / coords`` (x, y, likelihood) in the frames' pixels, rows
+    frame numbers (videos) or file names (images). Files are written
+    atomically: an interrupted run leaves no partial file.
+    """
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    sources = collect_sources(paths)
+    module = load_module(checkpoint, device)
+    inferencer = Inferencer(module)
+    scorer = model_name(module, checkpoint)
+    info = module.dataset_info
+    written: list[Path] = []
+    for source in sources:
+        keypoints = predict_source(inferencer, source, batch_size, progress)
+        index = list(range(len(keypoints))) if source.is_video else source.index()
+        table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer)
+        folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
+        written += write_predictions(table, folder / f"{source.stem}_{scorer}")
+    return written

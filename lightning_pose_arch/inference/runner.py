@@ -1,0 +1,112 @@
+"""Batched, streamed inference with a trained PoseLitModule: frames in, file-pixel keypoints out."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lightning_pose_arch.data.transforms import input_to_original
+from lightning_pose_arch.lit.module import PoseLitModule
+
+_END = object()
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_module(checkpoint: str | Path, device: str = "auto") -> PoseLitModule:
+    """Load a self-describing checkpoint in eval mode on ``device``."""
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    module = PoseLitModule.load_from_checkpoint(path, map_location="cpu")
+    return module.eval().to(resolve_device(device))
+
+
+def prefetch(items: Iterable, depth: int = 4) -> Iterator:
+    """Iterate ``items`` in a background thread (video decoding overlaps the forward pass)."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            for item in items:
+                buffer.put(item)
+        except BaseException as err:  # re-raised in the consumer thread below
+            failure.append(err)
+        finally:
+            buffer.put(_END)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    while (item := buffer.get()) is not _END:
+        yield item
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def batched(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarray]:
+    """Group same-size frames into ``[B, H, W, 3]`` arrays."""
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        if batch and frame.shape != batch[0].shape:
+            yield np.stack(batch)
+            batch = []
+        batch.append(frame)
+        if len(batch) == batch_size:
+            yield np.stack(batch)
+            batch = []
+    if batch:
+        yield np.stack(batch)
+
+
+class Inferencer:
+    """Run a trained model on raw frames.
+
+    ``__call__(frames [B, H0, W0, 3] uint8 RGB)`` → keypoints ``[B, N, K, 3]``
+    (x, y, score) in the frames' pixels. Preprocessing (resize to the
+    training ``image_size``, normalization) runs on the model's device.
+
+    Args:
+        module: A trained module with ``dataset_info``.
+    """
+
+    def __init__(self, module: PoseLitModule) -> None:
+        if module.dataset_info is None or module.model is None:
+            raise ValueError("the module has no dataset_info: load it from a checkpoint written by training")
+        self.module = module.eval()
+        info = module.dataset_info
+        self.image_size = tuple(info["image_size"])
+        self.mean = torch.tensor(info["normalization"]["mean"]).view(1, 3, 1, 1)
+        self.std = torch.tensor(info["normalization"]["std"]).view(1, 3, 1, 1)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    def preprocess(self, frames: np.ndarray) -> torch.Tensor:
+        """``[B, H0, W0, 3]`` uint8 → ``[B, 3, H, W]`` normalized, on the model's device."""
+        images = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
+        return (images - self.mean.to(self.device)) / self.std.to(self.device)
+
+    @torch.inference_mode()
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        model = self.module.model
+        outputs = model(self.preprocess(frames))
+        first_head = next(iter(model.heads))
+        keypoints = model.predict(outputs)[first_head]["keypoints"]
+        height, width = frames.shape[1:3]
+        original_size = torch.tensor([[width, height]], dtype=keypoints.dtype, device=keypoints.device)
+        return input_to_original(keypoints, original_size.expand(len(frames), 2), self.image_size)
