@@ -57,11 +57,13 @@ class _HeatmapGenerator(BaseGenerator):
         keypoints = keypoints.to(device=heatmap.device, dtype=torch.float32)
         ys, xs = cell_centers(height, width, stride, device=heatmap.device)
         labeled = keypoints[..., 2] > 0  # [B, N, K]
-        keypoints = keypoints.masked_fill(~labeled[..., None], 0.0)  # unlabeled coordinates may be NaN
-        dx = keypoints[..., 0, None, None] - xs  # [B, N, K, 1, w]: keypoint minus cell center
-        dy = keypoints[..., 1, None, None] - ys[:, None]  # [B, N, K, h, 1]
-        dist_sq = (dx**2 + dy**2).masked_fill(~labeled[..., None, None], float("inf"))  # [B, N, K, h, w]
-        nearest_sq, nearest = dist_sq.min(dim=1)  # [B, K, h, w]
+        x = keypoints[..., 0].masked_fill(~labeled, 0.0)  # unlabeled coordinates may be NaN
+        y = keypoints[..., 1].masked_fill(~labeled, 0.0)
+        # Squared distances are separable: only their sum is materialized on the full grid.
+        dx_sq = ((x[..., None] - xs) ** 2).masked_fill(~labeled[..., None], float("inf"))  # [B, N, K, w]
+        dy_sq = (y[..., None] - ys) ** 2  # [B, N, K, h]
+        dist_sq = dy_sq[..., :, None] + dx_sq[..., None, :]  # [B, N, K, h, w]
+        nearest_x, nearest_y, nearest_sq = self._nearest_individual(x, y, dist_sq)
         targets: HeadTargets = {
             "heatmap": {
                 "target": self.profile(nearest_sq),  # profiles decrease with distance: max over N = nearest
@@ -69,19 +71,31 @@ class _HeatmapGenerator(BaseGenerator):
             }
         }
         if self.generate_locref:
-            targets["locref"] = self._locref(dx, dy, nearest, nearest_sq, (batch, num_kpts, height, width))
+            off_x, off_y = nearest_x - xs, nearest_y - ys[:, None]  # keypoint minus cell center
+            within = (nearest_sq <= self.pos_dist_thresh**2).to(heatmap.dtype)
+            scale = within / self.locref_std
+            target = torch.stack([off_x * scale, off_y * scale], dim=2).reshape(batch, 2 * num_kpts, height, width)
+            weights = within[:, :, None].expand(-1, -1, 2, -1, -1).reshape(batch, 2 * num_kpts, height, width)
+            targets["locref"] = {"target": target, "weights": weights}
         return targets
 
-    def _locref(self, dx: torch.Tensor, dy: torch.Tensor, nearest: torch.Tensor, nearest_sq: torch.Tensor,
-                shape: tuple[int, int, int, int]) -> dict[str, torch.Tensor]:
-        batch, num_kpts, height, width = shape
-        index = nearest[:, None]  # [B, 1, K, h, w]
-        off_x = dx.expand(-1, -1, -1, height, -1).gather(1, index)[:, 0]
-        off_y = dy.expand(-1, -1, -1, -1, width).gather(1, index)[:, 0]
-        target = torch.stack([off_x, off_y], dim=2).reshape(batch, 2 * num_kpts, height, width) / self.locref_std
-        within = (nearest_sq <= self.pos_dist_thresh**2).to(target.dtype)
-        weights = within.repeat_interleave(2, dim=1)
-        return {"target": target * weights, "weights": weights}
+    @staticmethod
+    def _nearest_individual(
+        x: torch.Tensor, y: torch.Tensor, dist_sq: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per cell, the nearest labeled individual's keypoint ``(x, y)`` and squared distance.
+
+        ``x``, ``y`` are ``[B, N, K]``; ``dist_sq`` is ``[B, N, K, h, w]``. Returns
+        tensors broadcastable to ``[B, K, h, w]``.
+        """
+        if dist_sq.shape[1] == 1:  # one individual: nothing to choose, skip the gathers
+            return x[:, 0, :, None, None], y[:, 0, :, None, None], dist_sq[:, 0]
+        nearest_sq, nearest = dist_sq.min(dim=1)  # [B, K, h, w]
+        index = nearest[:, None]
+        grid = dist_sq.shape[-2:]
+        nearest_x = x[..., None, None].expand(-1, -1, -1, *grid).gather(1, index)[:, 0]
+        nearest_y = y[..., None, None].expand(-1, -1, -1, *grid).gather(1, index)[:, 0]
+        return nearest_x, nearest_y, nearest_sq
 
 
 @TARGET_GENERATORS.register
