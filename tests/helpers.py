@@ -23,3 +23,37 @@ def heatmap_model_cfg(backbone: dict | None = None, num_deconv_layers: int = 3, 
             }
         },
     }
+
+
+DOT_KEYPOINTS = ((((16.0, 20.0, 2.0), (40.0, 44.0, 2.0)),), (((48.0, 12.0, 2.0), (24.0, 50.0, 2.0)),))
+"""Two 64×64 images, one individual, two keypoints each: ``[2, 1, 2, 3]``."""
+
+
+def dot_images(keypoints, size: int):
+    """Black images with a bright 5×5 dot at each keypoint (keypoint k in channel k % 3)."""
+    import torch
+
+    images = torch.zeros(keypoints.shape[0], 3, size, size)
+    for b in range(keypoints.shape[0]):
+        for k in range(keypoints.shape[2]):
+            x, y = keypoints[b, 0, k, :2].long().tolist()
+            images[b, k % 3, y - 2: y + 3, x - 2: x + 3] = 3.0
+    return images
+
+
+def overfit_dots(model, steps: int = 30, lr: float = 1e-3):
+    """Train ``model`` (a PoseModel with 2 keypoints) on the dot images; return (losses, batch)."""
+    import torch
+
+    keypoints = torch.tensor(DOT_KEYPOINTS)
+    batch = {"image": dot_images(keypoints, 64), "keypoints": keypoints}
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        outputs = model(batch["image"])
+        loss = model.get_loss(outputs, model.get_targets(batch, outputs))["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -64,16 +65,21 @@ def export_model(
     return out_path
 
 
-def run_exported(path: str | Path, images: torch.Tensor) -> np.ndarray:
-    """Run an exported model (ONNX via onnxruntime, else TorchScript) on ``images``."""
+def load_exported(path: str | Path) -> Callable[[torch.Tensor], np.ndarray]:
+    """Load an exported model once (ONNX via onnxruntime, else TorchScript); return ``images → keypoints``."""
     path = Path(path)
     if path.suffix == ".onnx":
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        return session.run(["keypoints"], {"images": images.cpu().numpy()})[0]
-    with torch.no_grad():
-        return torch.jit.load(str(path))(images.cpu()).numpy()
+        return lambda images: session.run(["keypoints"], {"images": images.detach().cpu().numpy()})[0]
+    scripted = torch.jit.load(str(path))
+
+    def run_scripted(images: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return scripted(images.cpu()).numpy()
+
+    return run_scripted
 
 
 def parity_error(module: PoseLitModule, path: str | Path, images: torch.Tensor) -> float:
@@ -81,4 +87,4 @@ def parity_error(module: PoseLitModule, path: str | Path, images: torch.Tensor) 
     wrapper = KeypointExportModel(module).eval().cpu()
     with torch.no_grad():
         eager = wrapper(images.cpu()).numpy()
-    return float(np.abs(run_exported(path, images) - eager).max())
+    return float(np.abs(load_exported(path)(images) - eager).max())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,18 +24,21 @@ class FrameSource:
         path: The video file, image file or folder the user named.
         stem: Output file stem (``<stem>_<model>.h5``).
         image_files: For image sources, the files in order; empty for videos.
+        max_frames: Stop after this many frames (``None``: all).
     """
 
     path: Path
     stem: str
     image_files: tuple[Path, ...] = ()
+    max_frames: int | None = None
 
     @property
     def is_video(self) -> bool:
         return not self.image_files
 
     def __len__(self) -> int:
-        return len(self.image_files) if self.image_files else _video_frame_count(self.path)
+        total = len(self.image_files) if self.image_files else _video_frame_count(self.path)
+        return total if self.max_frames is None else min(total, self.max_frames)
 
     @property
     def fps(self) -> float:
@@ -52,10 +56,10 @@ class FrameSource:
 
     def frames(self) -> Iterator[np.ndarray]:
         """Frames as ``[H, W, 3]`` uint8 RGB, one at a time (memory stays flat)."""
-        if not self.is_video:
-            for file in self.image_files:
-                yield read_image(file)
-            return
+        frames = (read_image(f) for f in self.image_files) if self.image_files else self._video_frames()
+        yield from itertools.islice(frames, self.max_frames)
+
+    def _video_frames(self) -> Iterator[np.ndarray]:
         capture = _open_video(self.path)
         try:
             while True:

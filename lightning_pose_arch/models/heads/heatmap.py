@@ -56,6 +56,16 @@ class DeconvStack(nn.Sequential):
         super().__init__(*layers)
         self.num_input_channels = num_input_channels
         self.upsampling = 2**num_deconv_layers
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        # SimpleBaselines' init: near-zero maps at the start, so early steps learn where keypoints
+        # are instead of first shrinking large random outputs toward the mostly-zero targets.
+        for module in self.modules():
+            if isinstance(module, (nn.ConvTranspose2d, nn.Conv2d)):
+                nn.init.normal_(module.weight, std=0.001)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
 
 @HEADS.register

@@ -9,6 +9,7 @@ import torch
 
 from lightning_pose_arch.models.necks import NECKS, Transformer
 from lightning_pose_arch.models.necks.transformer import sine_position_embedding
+from helpers import overfit_dots
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError
 
@@ -121,16 +122,6 @@ def test_map_not_divisible_by_patch_size():
         neck(torch.randn(1, 8, 3, 4))
 
 
-def dot_images(keypoints: torch.Tensor, size: int) -> torch.Tensor:
-    """Black images with a bright 5×5 dot at each keypoint (keypoint k in channel k % 3)."""
-    images = torch.zeros(keypoints.shape[0], 3, size, size)
-    for b in range(keypoints.shape[0]):
-        for k in range(keypoints.shape[2]):
-            x, y = keypoints[b, 0, k, :2].long().tolist()
-            images[b, k % 3, y - 2: y + 3, x - 2: x + 3] = 3.0
-    return images
-
-
 @pytest.mark.timeout(120)
 def test_tiny_overfit_drives_loss_down():
     torch.manual_seed(0)
@@ -138,17 +129,7 @@ def test_tiny_overfit_drives_loss_down():
     model = PoseModel.from_config(transformer_model_cfg(dict(type="CSPNeXt", variant="s"), neck, num_deconv_layers=3),
                                   num_keypoints=2)
     assert model.head_strides == {"bodyparts": 4.0}
-    keypoints = torch.tensor([[[[16.0, 20.0, 2], [40.0, 44.0, 2]]], [[[48.0, 12.0, 2], [24.0, 50.0, 2]]]])
-    batch = {"image": dot_images(keypoints, 64), "keypoints": keypoints}
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(30):
-        outputs = model(batch["image"])
-        loss = model.get_loss(outputs, model.get_targets(batch, outputs))["total"]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses, _ = overfit_dots(model)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0], losses
     assert min(losses[-5:]) < 0.1 * losses[0], losses  # observed: ~0.03 × the initial loss
