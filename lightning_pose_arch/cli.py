@@ -8,6 +8,7 @@
     lpa label-video video.mp4 --predictions video_<model>.h5
     lpa plot video_<model>.h5
     lpa export --checkpoint CKPT --format onnx   (keypoints out; parity-checked against PyTorch)
+    lpa registry [--out docs/config_reference.md] (every registered type, its arguments and docstring)
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from lightning_pose_arch.inference.label_video import label_video, table_keypoin
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.runner import Inferencer, load_module
 from lightning_pose_arch.inference.sources import collect_sources
+from lightning_pose_arch.reference import main as reference_main
 
 PARITY_TOLERANCE_PX = 1e-3
 
@@ -95,4 +96,5 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "label-video": label_video_command,
     "plot": plot_command,
     "export": export_command,
+    "registry": reference_main,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.module import PoseLitModule
 
 ASSETS = resources.files("lightning_pose_arch") / "assets"
+DEMO_IMAGE_SIZE = (192, 256)
 
 
 def example_project() -> Path:
@@ -23,32 +25,57 @@ def example_project() -> Path:
     return Path(str(ASSETS / "openfield"))
 
 
+def example_video() -> Path:
+    """Path of the bundled 120-frame openfield clip."""
+    return example_project() / "videos" / "m3v1_clip.mp4"
+
+
 def demo_config() -> dict:
     """The demo's model/optimizer configuration (``assets/configs/demo.yaml``)."""
     return yaml.safe_load((ASSETS / "configs" / "demo.yaml").read_text())
 
 
-def main(args: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(prog="lpa demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("lpa_demo"), help="output folder (default: lpa_demo)")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs (default: 8)")
-    parser.add_argument("--project-dir", type=Path, default=None, help="DeepLabCut project (default: bundled example)")
-    options = parser.parse_args(args)
-    started = time.perf_counter()
-    datamodule = PoseDataModule(options.project_dir or example_project(), image_size=(256, 320),
-                                batch_size=8, num_workers=2, split_file=options.out / "split.json")
-    trainer = L.Trainer(max_epochs=options.epochs, default_root_dir=options.out, accelerator="auto",
-                        callbacks=[default_checkpoint(), PredictionWriter(options.out)], log_every_n_steps=5)
+@dataclass(frozen=True)
+class DemoResult:
+    """What ``run_demo`` produced: the best checkpoint, the files written and the test metrics."""
+
+    checkpoint: Path
+    files: list[Path]
+    metrics: dict[str, float]
+
+
+def run_demo(out: Path, epochs: int = 30, project_dir: Path | None = None, limit_batches: int | None = None) -> DemoResult:
+    """Train the demo model on ``project_dir`` (default: the bundled example), test it, predict the test frames.
+
+    Args:
+        out: Output folder (checkpoints, logs, split, predictions.{h5,csv,png}).
+        epochs: Training epochs.
+        project_dir: DeepLabCut project.
+        limit_batches: Train on at most this many batches per epoch (quick runs).
+    """
+    datamodule = PoseDataModule(project_dir or example_project(), image_size=DEMO_IMAGE_SIZE,
+                                batch_size=4, num_workers=2, split_file=out / "split.json")
+    writer = PredictionWriter(out)
+    trainer = L.Trainer(max_epochs=epochs, default_root_dir=out, accelerator="auto", log_every_n_steps=5,
+                        limit_train_batches=limit_batches, callbacks=[default_checkpoint(), writer])
     trainer.fit(PoseLitModule(demo_config()), datamodule)
     metrics = trainer.test(datamodule=datamodule, ckpt_path="best")[0]
     trainer.predict(datamodule=datamodule, ckpt_path="best", return_predictions=False)
+    return DemoResult(Path(trainer.checkpoint_callback.best_model_path), writer.written, metrics)
+
+
+def main(args: list[str] | None = None) -> DemoResult:
+    parser = argparse.ArgumentParser(prog="lpa demo", description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("lpa_demo"), help="output folder (default: lpa_demo)")
+    parser.add_argument("--epochs", type=int, default=30, help="training epochs (default: 30)")
+    parser.add_argument("--project-dir", type=Path, default=None, help="DeepLabCut project (default: bundled example)")
+    options = parser.parse_args(args)
+    started = time.perf_counter()
+    result = run_demo(options.out, options.epochs, options.project_dir)
     print(f"\nlpa demo finished in {time.perf_counter() - started:.0f} s")
-    print(f"  checkpoint:  {trainer.checkpoint_callback.best_model_path}")
-    for path in _writer(trainer).written:
+    print(f"  checkpoint:  {result.checkpoint}")
+    for path in result.files:
         print(f"  wrote:       {path}")
-    print(f"  test mean pixel error {metrics['test/mean_pixel_error']:.1f} px, PCK@5px {metrics['test/pck']:.2f}")
-    return metrics
-
-
-def _writer(trainer: L.Trainer) -> PredictionWriter:
-    return next(cb for cb in trainer.callbacks if isinstance(cb, PredictionWriter))
+    print(f"  test mean pixel error {result.metrics['test/mean_pixel_error']:.1f} px, "
+          f"PCK@5px {result.metrics['test/pck']:.2f}")
+    return result

@@ -6,7 +6,9 @@ A registry maps a ``type`` name to a class. ``build(cfg)`` takes a dict with
 constructor's annotation for that argument, so constructors only ever receive
 built objects. Every key is passed through: an unknown ``type`` or key raises
 :class:`ConfigError` naming the registry, the bad name and the closest valid
-names. The caller's dict is never mutated.
+names, and a value that does not fit its annotation (``num_deconv_layers:
+"two"``) raises one naming the argument, the value and the expected type.
+The caller's dict is never mutated.
 
 Example:
     >>> from lightning_pose_arch.models.backbones import BACKBONES
@@ -15,11 +17,16 @@ Example:
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
 import inspect
+import numbers
+import os
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Generic, TypeVar
+from pathlib import PurePath
+from typing import Any, Generic, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -79,7 +86,7 @@ class Registry(Generic[T]):
         """Return the class registered as ``name``; raise :class:`ConfigError` if unknown."""
         if name not in self._members:
             raise ConfigError(
-                f"{self.name} has no type {name!r}{did_you_mean(name, self._members)} "
+                f"{self.name} has no type {name!r}{did_you_mean(name, self._members) or '.'} "
                 f"Registered types: {', '.join(self.names())}."
             )
         return self._members[name]
@@ -100,6 +107,7 @@ class Registry(Generic[T]):
         check_keys(cls, kwargs, where=f"{self.name} type {cls.__name__!r}")
         hints = _constructor_hints(cls)
         built = {key: _build_nested(value, hints.get(key)) for key, value in kwargs.items()}
+        check_types(cls, built, where=f"{self.name} type {cls.__name__!r}", hints=hints)
         try:
             return cls(**built)
         except Exception as err:
@@ -116,13 +124,109 @@ def check_keys(cls: Callable[..., Any], kwargs: Mapping[str, Any], where: str) -
     for key in kwargs:
         if key not in valid:
             raise ConfigError(
-                f"{where} has no argument {key!r}{did_you_mean(key, valid)} Valid arguments: {', '.join(valid)}."
+                f"{where} has no argument {key!r}{did_you_mean(key, valid) or '.'} Valid arguments: {', '.join(valid)}."
             )
 
 
-def _constructor_hints(cls: type) -> dict[str, Any]:
+def check_types(
+    cls: Callable[..., Any], kwargs: Mapping[str, Any], where: str, hints: Mapping[str, Any] | None = None
+) -> None:
+    """Raise :class:`ConfigError` when a value in ``kwargs`` does not fit ``cls``'s annotation for it.
+
+    Checked: ``bool``, ``int``, ``float`` (ints accepted; bools are not numbers here), ``str``,
+    paths, ``Literal``, unions/``Optional``, ``list``/``tuple``/``Sequence`` (a list or a tuple,
+    item by item), ``dict``/``Mapping`` (value by value) and plain classes (``isinstance``).
+    Anything else (``Any``, callables, iterables, ...) is not checked.
+    """
+    hints = _constructor_hints(cls) if hints is None else hints
+    for key, value in kwargs.items():
+        if key not in hints:
+            continue
+        found = _mismatch(value, hints[key])
+        if found is not None:
+            path, expected, bad = found
+            raise ConfigError(f"{where} argument {key}{path} must be {_describe(expected)}, "
+                              f"got {bad!r} ({type(bad).__name__})")
+
+
+def _mismatch(value: Any, annotation: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """``(path to the offending item, its expected annotation, the item)``, or ``None`` when ``value`` fits."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        found = [_mismatch(value, arg, path) for arg in args]
+        if any(f is None for f in found):
+            return None
+        nested = [f for f in found if f[0] != path]  # an inner item of a container that matched
+        return nested[0] if len(nested) == 1 else (path, annotation, value)
+    if origin is Literal:
+        return None if any(_literal_equal(value, a) for a in args) else (path, annotation, value)
+    if origin in _SEQUENCES or annotation in _SEQUENCES:
+        return _sequence_mismatch(value, annotation, path)
+    if origin in _MAPPINGS or annotation in _MAPPINGS:
+        if not isinstance(value, Mapping):
+            return path, annotation, value
+        item_type = args[1] if len(args) == 2 else Any
+        return next(filter(None, (_mismatch(v, item_type, f"{path}[{k!r}]") for k, v in value.items())), None)
+    return None if _fits_class(value, annotation) else (path, annotation, value)
+
+
+_SEQUENCES = (list, tuple, collections.abc.Sequence, collections.abc.MutableSequence)
+_MAPPINGS = (dict, collections.abc.Mapping, collections.abc.MutableMapping)
+
+
+def _sequence_mismatch(value: Any, annotation: Any, path: str) -> tuple[str, Any, Any] | None:
+    if not isinstance(value, (list, tuple)):
+        return path, annotation, value
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is tuple and args and args[-1] is not Ellipsis:
+        if len(value) != len(args):
+            return path, annotation, value
+        item_types = list(args)
+    else:
+        item_types = [args[0] if args else Any] * len(value)
+    found = (_mismatch(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, item_types)))
+    return next(filter(None, found), None)
+
+
+def _literal_equal(value: Any, member: Any) -> bool:
+    """``value`` is the Literal ``member``; a YAML number names a string member too (``variant: 50``)."""
+    if isinstance(member, str) and isinstance(value, int) and not isinstance(value, bool):
+        return str(value) == member
+    return value == member and isinstance(value, bool) == isinstance(member, bool)
+
+
+def _fits_class(value: Any, annotation: Any) -> bool:
+    if annotation is type(None) or annotation is None:
+        return value is None
+    if annotation is bool:
+        return isinstance(value, bool) or type(value).__name__ == "bool_"  # numpy booleans
+    if annotation in (int, float):
+        number = numbers.Integral if annotation is int else numbers.Real
+        return isinstance(value, number) and not isinstance(value, bool)
+    if isinstance(annotation, type) and issubclass(annotation, PurePath):
+        return isinstance(value, (str, os.PathLike))
+    if isinstance(annotation, type) and typing.get_origin(annotation) is None:
+        return isinstance(value, annotation)
+    return True  # Any, TypeVars, callables, iterables, ...: not checked
+
+
+def _describe(annotation: Any) -> str:
+    """Readable name of an annotation: ``int``, ``tuple[int, int]``, ``str | Path``, ``one of 'train', 'val'``."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_describe(a) for a in args)
+    if annotation is type(None):
+        return "None"
+    if origin is not None and args:
+        return f"{getattr(origin, '__name__', origin)}[{', '.join('...' if a is Ellipsis else _describe(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _constructor_hints(cls: Callable[..., Any]) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(cls.__init__)
+        return typing.get_type_hints(cls.__init__ if isinstance(cls, type) else cls)
     except Exception:  # unresolvable forward references: fall back to registry search by name
         return {}
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from lightning_pose_arch.data.dataset import read_image  # noqa: E402
+from lightning_pose_arch.data.dataset import read_image
 
 
 def plot_predictions(
@@ -29,8 +27,10 @@ def plot_predictions(
     count = min(max_images, len(image_paths))
     cols = min(3, count)
     rows = int(np.ceil(count / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.6 * rows), squeeze=False)
-    colors = plt.get_cmap("jet")(np.linspace(0, 1, len(bodyparts)))
+    # Figure objects, not pyplot: writing files must not change the caller's matplotlib backend.
+    fig = Figure(figsize=(4.5 * cols, 3.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colors = matplotlib.colormaps["jet"](np.linspace(0, 1, len(bodyparts)))
     for ax, path, kpts in zip(axes.flat, image_paths[:count], keypoints[:count]):
         ax.imshow(read_image(root / path))
         for k, name in enumerate(bodyparts):
@@ -47,7 +47,6 @@ def plot_predictions(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.stem}.tmp.png")
     fig.savefig(tmp, dpi=100)
-    plt.close(fig)
     tmp.replace(out_path)
     return out_path
 
@@ -59,10 +58,10 @@ def plot_trajectories(keypoints: np.ndarray, bodyparts: list[str], out_stem: str
     """
     out_stem = Path(out_stem)
     out_stem.parent.mkdir(parents=True, exist_ok=True)
-    colors = plt.get_cmap("jet")(np.linspace(0, 1, len(bodyparts)))
+    colors = matplotlib.colormaps["jet"](np.linspace(0, 1, len(bodyparts)))
     frames = np.arange(len(keypoints))
-    fig_xy, ax_xy = plt.subplots(figsize=(6, 5))
-    fig_p, ax_p = plt.subplots(figsize=(8, 3.5))
+    fig_xy, fig_p = Figure(figsize=(6, 5)), Figure(figsize=(8, 3.5))
+    ax_xy, ax_p = fig_xy.subplots(), fig_p.subplots()
     for k, name in enumerate(bodyparts):
         for n in range(keypoints.shape[1]):
             x, y, p = keypoints[:, n, k].T
@@ -80,7 +79,6 @@ def plot_trajectories(keypoints: np.ndarray, bodyparts: list[str], out_stem: str
         path = out_stem.with_name(f"{out_stem.name}_{suffix}.png")
         tmp = path.with_name(f".{path.stem}.tmp.png")
         fig.savefig(tmp, dpi=100)
-        plt.close(fig)
         tmp.replace(path)
         paths.append(path)
     return paths

@@ -29,7 +29,7 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
                           f"{', '.join(CFG_KEYS[1:])}), got {cfg!r}")
     for key in cfg:
         if key not in CFG_KEYS:
-            raise ConfigError(f"PoseLitModule cfg has no key {key!r}{did_you_mean(key, CFG_KEYS)} "
+            raise ConfigError(f"PoseLitModule cfg has no key {key!r}{did_you_mean(key, CFG_KEYS) or '.'} "
                               f"Valid keys: {', '.join(CFG_KEYS)}.")
     unknown = set(cfg.get("metrics") or {}) - {"pck_threshold"}
     if unknown:
@@ -97,6 +97,12 @@ class PoseLitModule(L.LightningModule):
             raise ConfigError(f"the model was built for bodyparts {self.dataset_info['bodyparts']}, "
                               f"the data has {data_info['bodyparts']}")
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
+        if self.model is not None:
+            source = getattr(self._trainer, "ckpt_path", None) or "the checkpoint"
+            check_checkpoint_fits(self, checkpoint, str(source))
+
     def _require_model(self) -> PoseModel:
         if self.model is None:
             raise RuntimeError("PoseLitModule's model is built once dataset_info is known: pass dataset_info= "
@@ -153,3 +159,25 @@ class PoseLitModule(L.LightningModule):
         if not cfg.get("scheduler"):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(cfg["scheduler"], optimizer)}
+
+
+def check_checkpoint_fits(module: PoseLitModule, checkpoint: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`ConfigError` naming the difference when ``checkpoint`` was not made for ``module``."""
+    saved_info = (checkpoint.get("hyper_parameters") or {}).get("dataset_info") or {}
+    ours, theirs = (module.dataset_info or {}).get("bodyparts"), saved_info.get("bodyparts")
+    if ours is not None and theirs is not None and list(ours) != list(theirs):
+        raise ConfigError(f"{source} was trained for bodyparts {list(theirs)}, this model is built for {list(ours)}: "
+                          "use a checkpoint trained on data with the same bodyparts, in the same order")
+    if not getattr(module, "strict_loading", True):
+        return
+    own, saved = module.state_dict(), checkpoint.get("state_dict") or {}
+    missing, unexpected = sorted(set(own) - set(saved)), sorted(set(saved) - set(own))
+    resized = [f"{k}: checkpoint {list(saved[k].shape)}, model {list(own[k].shape)}"
+               for k in sorted(set(own) & set(saved)) if tuple(saved[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or resized:
+        saved_model = ((checkpoint.get("hyper_parameters") or {}).get("cfg") or {}).get("model")
+        raise ConfigError(
+            f"{source} does not fit this model ({len(missing)} missing weights, e.g. {missing[:2]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}; {len(resized)} with other shapes, e.g. {resized[:2]}). "
+            f"It was trained with model config {saved_model}; build the module with that config to load it"
+        )

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from lightning_pose_arch.registry import ConfigError, check_keys, did_you_mean
+from lightning_pose_arch.registry import ConfigError, check_keys, check_types, did_you_mean
 
 SCHEDULER_LIGHTNING_KEYS = ("interval", "frequency", "monitor")
 
@@ -16,7 +16,8 @@ SCHEDULER_LIGHTNING_KEYS = ("interval", "frequency", "monitor")
 def _torch_class(module: Any, name: str, base: type, where: str) -> type:
     choices = [n for n, obj in vars(module).items() if inspect.isclass(obj) and issubclass(obj, base) and obj is not base]
     if name not in choices:
-        raise ConfigError(f"{where} type {name!r} is not a class of {module.__name__}{did_you_mean(name, choices)}")
+        raise ConfigError(f"{where} type {name!r} is not a class of {module.__name__}{did_you_mean(name, choices) or '.'} "
+                          f"Valid types: {', '.join(sorted(choices))}.")
     return getattr(module, name)
 
 
@@ -25,6 +26,7 @@ def build_optimizer(cfg: Mapping[str, Any], params: Iterable[torch.nn.Parameter]
     kwargs = {k: v for k, v in cfg.items() if k != "type"}
     cls = _torch_class(torch.optim, cfg.get("type", ""), torch.optim.Optimizer, "optimizer")
     check_keys(cls, {"params": None, **kwargs}, where=f"optimizer {cls.__name__}")
+    check_types(cls, kwargs, where=f"optimizer {cls.__name__}")
     return cls(params, **kwargs)
 
 
@@ -35,4 +37,5 @@ def build_scheduler(cfg: Mapping[str, Any], optimizer: torch.optim.Optimizer) ->
     base = torch.optim.lr_scheduler.LRScheduler
     cls = _torch_class(torch.optim.lr_scheduler, cfg.get("type", ""), base, "scheduler")
     check_keys(cls, {"optimizer": None, **kwargs}, where=f"scheduler {cls.__name__}")
+    check_types(cls, kwargs, where=f"scheduler {cls.__name__}")
     return {"scheduler": cls(optimizer, **kwargs), **lightning_keys}

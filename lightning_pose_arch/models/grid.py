@@ -33,3 +33,23 @@ def cell_centers(
     ys = grid_to_image(torch.arange(height, device=device, dtype=dtype), stride)
     xs = grid_to_image(torch.arange(width, device=device, dtype=dtype), stride)
     return ys, xs
+
+
+# SimCC (coordinate classification) bins. A 1-D axis of ``size`` input pixels is split into
+# ``size * split_ratio`` bins; bin ``i`` has its center at image coordinate ``i / split_ratio``
+# (MMPose's SimCC convention, so pretrained RTMPose heads decode the same way). With pixel
+# centers at integers, pixel ``p`` is exactly the center of bin ``p * split_ratio`` for an
+# integer ratio; the bins cover ``[-1/(2r), size - 1/(2r)]``. (A heatmap cell with stride
+# ``1/r`` would instead sit at ``(i + 0.5)/r - 0.5``: the two agree for ``r = 1``.)
+
+
+def simcc_bin_to_image(bin_index: torch.Tensor, split_ratio: float) -> torch.Tensor:
+    """Image coordinate of SimCC bin ``bin_index`` (``bin / split_ratio``)."""
+    return bin_index / split_ratio
+
+
+def simcc_bin_centers(
+    num_bins: int, split_ratio: float, device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Image coordinates ``[num_bins]`` of the centers of a SimCC axis's bins."""
+    return simcc_bin_to_image(torch.arange(num_bins, device=device, dtype=dtype), split_ratio)

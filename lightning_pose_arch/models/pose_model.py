@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -60,25 +60,30 @@ class PoseModel(nn.Module):
         self.label_keys = {name: (label_keys or {}).get(name, DEFAULT_LABEL_KEY) for name in self.heads}
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], num_keypoints: int | None = None) -> PoseModel:
+    def from_config(
+        cls, cfg: Mapping[str, Any], num_keypoints: int | None = None, image_size: Sequence[int] | None = None
+    ) -> PoseModel:
         """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
 
         Sizes left unset are filled in: the neck's input channels and strides
         from the backbone (and, for ``Transformer``, its keypoint tokens from
-        ``num_keypoints``); head input channels from the neck (or backbone) and
-        keypoint counts from ``num_keypoints``. ``cfg`` is not mutated.
+        ``num_keypoints``); head input channels and feature stride from the
+        neck (or backbone), keypoint counts from ``num_keypoints`` and, for
+        heads whose layers depend on it (``RTMCCHead``), the input size from
+        ``image_size`` (H, W; the data's). ``cfg`` is not mutated.
         """
         check_keys(cls, cfg, where="model config")
         if "backbone" not in cfg or "heads" not in cfg:
             raise ConfigError(f"model config needs 'backbone' and 'heads' keys, got {sorted(cfg)}")
         backbone = BACKBONES.build(cfg["backbone"])
         neck = build_neck(cfg.get("neck"), backbone, num_keypoints)
-        in_channels = (neck or backbone).out_channels
+        feature = neck or backbone
         heads = {}
         for name, head_cfg in cfg["heads"].items():
             if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
                 raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
-            head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(dict(head_cfg), in_channels, num_keypoints)
+            head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(
+                dict(head_cfg), feature.out_channels, num_keypoints, image_size=image_size, in_stride=feature.stride)
             heads[name] = HEADS.build(head_cfg)
         return cls(backbone=backbone, heads=heads, neck=neck, label_keys=cfg.get("label_keys"))
 

@@ -30,7 +30,13 @@ SEED_HEAD_CFG = dict(
 # Smallest config of each member whose constructor has required arguments. A new member with
 # required arguments fails test_member_builds_from_minimal_config until it is added here.
 MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
-    "HEADS": {"HeatmapHead": SEED_HEAD_CFG},
+    "HEADS": {
+        "HeatmapHead": SEED_HEAD_CFG,
+        "RTMCCHead": dict(type="RTMCCHead", predictor=dict(type="SimCCPredictor"),
+                          target_generator=dict(type="SimCCGenerator"), criterion=dict(type="KLDiscreteLoss"),
+                          in_channels=16, num_keypoints=17, input_size=[64, 64], in_featuremap_size=[2, 2],
+                          hidden_dims=16, gau_attention_dims=8),
+    },
     "NECKS": {
         "FPN": dict(type="FPN", in_channels=[16, 32, 64], in_strides=[8, 16, 32], out_channels=8),
         "Transformer": dict(type="Transformer", in_channels=16, in_strides=8, num_keypoint_tokens=3,
@@ -173,12 +179,16 @@ def test_design_seed_head():
     assert outputs["locref"].shape == (2, 34, 32, 32)
 
 
-def test_backward_reaches_every_head_parameter():
-    head = HEADS.build(SEED_HEAD_CFG)
-    outputs = head(torch.randn(2, 256, 8, 8))
+@pytest.mark.parametrize("name", HEADS.names())
+def test_backward_reaches_every_head_parameter(name):
+    """Features of a 64×64 image (8×8 unless the head fixes its feature size), 17 keypoints."""
+    head = HEADS.build(MINIMAL_CONFIGS["HEADS"][name])
+    feature_size = getattr(head, "in_featuremap_size", (8, 8))
+    outputs = head(torch.randn(2, head.in_channels, *feature_size))
     keypoints = torch.rand(2, 1, 17, 3) * 60
     keypoints[..., 2] = 2
-    loss = head.get_loss(outputs, head.get_targets(keypoints, outputs, stride=4.0))["total"]
+    stride = 64 / (feature_size[1] * head.upsampling)  # input pixels per output cell
+    loss = head.get_loss(outputs, head.get_targets(keypoints, outputs, stride=stride))["total"]
     loss.backward()
     missing = [n for n, p in head.named_parameters() if p.grad is None]
     assert not missing, f"parameters without gradient: {missing}"

@@ -2,5 +2,6 @@
 
 from lightning_pose_arch.models.heads.base import HEADS, BaseHead
 from lightning_pose_arch.models.heads.heatmap import HeatmapHead
+from lightning_pose_arch.models.heads.rtmcc import RTMCCHead
 
-__all__ = ["HEADS", "BaseHead", "HeatmapHead"]
+__all__ = ["HEADS", "BaseHead", "HeatmapHead", "RTMCCHead"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -23,7 +24,8 @@ class BaseHead(nn.Module):
     per output, or one for all), aggregator (loss terms → one loss; ``None``
     sums them) and predictor (outputs → keypoints). Subclasses set
     ``in_channels`` and ``upsampling`` (output grid cells per input cell), so
-    the head's stride is ``feature stride / upsampling``.
+    the head's stride is ``feature stride / upsampling`` (input pixels per
+    output cell; for SimCC heads, per bin).
 
     Args:
         predictor: Decodes outputs into keypoints.
@@ -33,7 +35,7 @@ class BaseHead(nn.Module):
     """
 
     in_channels: int
-    upsampling: int = 1
+    upsampling: float = 1
 
     def __init__(
         self,
@@ -52,8 +54,23 @@ class BaseHead(nn.Module):
         return f"predictor={self.predictor!r}, target_generator={self.target_generator!r}, aggregator={self.aggregator!r}"
 
     @classmethod
-    def fill_sizes(cls, cfg: dict[str, Any], in_channels: int, num_keypoints: int | None) -> dict[str, Any]:
-        """Copy of ``cfg`` with the sizes the features and the data decide filled in where unset."""
+    def fill_sizes(
+        cls,
+        cfg: dict[str, Any],
+        in_channels: int,
+        num_keypoints: int | None,
+        image_size: Sequence[int] | None = None,
+        in_stride: float | None = None,
+    ) -> dict[str, Any]:
+        """Copy of ``cfg`` with the sizes the features and the data decide filled in where unset.
+
+        Args:
+            cfg: The head's config (not mutated).
+            in_channels: Channels of the features the head gets.
+            num_keypoints: K, from the data (``None`` if unknown).
+            image_size: Network input (H, W), from the data (``None`` if unknown).
+            in_stride: Input pixels per feature cell (backbone or neck stride).
+        """
         return copy.deepcopy(cfg)
 
     def get_targets(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:

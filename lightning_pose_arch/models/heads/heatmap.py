@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -127,7 +128,14 @@ class HeatmapHead(BaseHead):
         return branch
 
     @classmethod
-    def fill_sizes(cls, cfg: dict[str, Any], in_channels: int, num_keypoints: int | None) -> dict[str, Any]:
+    def fill_sizes(
+        cls,
+        cfg: dict[str, Any],
+        in_channels: int,
+        num_keypoints: int | None,
+        image_size: Sequence[int] | None = None,
+        in_stride: float | None = None,
+    ) -> dict[str, Any]:
         cfg = copy.deepcopy(cfg)
         heatmap_config = cfg.setdefault("heatmap_config", {})
         heatmap_config.setdefault("num_input_channels", in_channels)

@@ -2,5 +2,6 @@
 
 from lightning_pose_arch.models.predictors.base import PREDICTORS, BasePredictor
 from lightning_pose_arch.models.predictors.heatmap import HeatmapPredictor
+from lightning_pose_arch.models.predictors.simcc import SimCCPredictor
 
-__all__ = ["PREDICTORS", "BasePredictor", "HeatmapPredictor"]
+__all__ = ["PREDICTORS", "BasePredictor", "HeatmapPredictor", "SimCCPredictor"]
