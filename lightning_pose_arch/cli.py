@@ -9,46 +9,103 @@
     lpa plot video_<model>.h5
     lpa export --checkpoint CKPT --format onnx   (keypoints out; parity-checked against PyTorch)
     lpa registry [--out docs/config_reference.md] (every registered type, its arguments and docstring)
+
+Checkpoints are written atomically (:class:`AtomicCheckpointIO`), and ``--ckpt_path last``
+resumes from the newest ``last.ckpt`` of any earlier run under ``trainer.default_root_dir``.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins import CheckpointIO
 
 from lightning_pose_arch.commands import COMMANDS
 from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.data.formats.dlc import load_yaml
 from lightning_pose_arch.inference.writer import PredictionWriter
+from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, PoseCheckpoint, find_last_checkpoint
 from lightning_pose_arch.lit.module import PoseLitModule
 
 
-def default_checkpoint() -> ModelCheckpoint:
-    """Keep the best checkpoint by validation mean pixel error, and the last one (for resuming)."""
-    return ModelCheckpoint(monitor="val/mean_pixel_error", mode="min", save_last=True,
-                           filename="best-{epoch:03d}", auto_insert_metric_name=False)
+def default_checkpoint() -> PoseCheckpoint:
+    """Keep the best checkpoint by validation mean pixel error (the latest without validation), and the last one."""
+    return PoseCheckpoint(monitor="val/mean_pixel_error", mode="min", save_last=True,
+                          filename="best-{epoch:03d}", auto_insert_metric_name=False)
 
 
 class PoseCLI(LightningCLI):
-    """LightningCLI over :class:`PoseLitModule` and :class:`PoseDataModule`."""
+    """LightningCLI over :class:`PoseLitModule` and :class:`PoseDataModule`; ``--ckpt_path last`` finds earlier runs."""
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """The configured Trainer, plus defaults for what the config leaves out.
+
+        :func:`default_checkpoint` unless the config has its own ``ModelCheckpoint`` (two
+        callbacks both saving ``last.ckpt`` would race for the name), and atomic checkpoint
+        writes (:class:`AtomicCheckpointIO`) unless it configures a ``CheckpointIO`` plugin.
+        """
+        config = self._get(self.config_init, "trainer", default={})
+        callbacks, plugins = _as_list(config.get("callbacks")), _as_list(config.get("plugins"))
+        has_checkpoint = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
+        if config.get("enable_checkpointing") is not False and not has_checkpoint:
+            callbacks.append(default_checkpoint())
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            plugins.append(AtomicCheckpointIO())
+        return super().instantiate_trainer(**{"callbacks": callbacks, "plugins": plugins, **kwargs})
+
+    def fit(self, **kwargs: Any) -> None:
+        self.trainer.fit(**self._resolve_last(kwargs))
+
+    def validate(self, **kwargs: Any) -> None:
+        self.trainer.validate(**self._resolve_last(kwargs))
+
+    def test(self, **kwargs: Any) -> None:
+        self.trainer.test(**self._resolve_last(kwargs))
+
+    def predict(self, **kwargs: Any) -> None:
+        self.trainer.predict(**self._resolve_last(kwargs))
+
+    def _resolve_last(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if kwargs.get("ckpt_path") == "last":
+            # none yet: Lightning warns and starts from scratch (set-and-forget resuming)
+            kwargs["ckpt_path"] = find_last_checkpoint(self.trainer) or "last"
+        return kwargs
 
 
-def main(args: list[str] | None = None) -> None:
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def check_config_files(args: list[str]) -> None:
+    """Parse every ``--config`` file with the safe YAML loader first, so a syntax error names the file."""
+    for i, arg in enumerate(args):
+        value = args[i + 1] if arg == "--config" and i + 1 < len(args) else arg.partition("=")[2]
+        if (arg == "--config" or arg.startswith("--config=")) and Path(value).is_file():
+            load_yaml(Path(value))
+
+
+def main(args: list[str] | None = None) -> PoseCLI | None:
+    """Run ``lpa``; for the LightningCLI subcommands (fit, validate, test, predict) return the finished CLI."""
     args = sys.argv[1:] if args is None else list(args)
     if args[:1] == ["demo"]:
         from lightning_pose_arch.demo import main as demo_main
 
         demo_main(args[1:])
-        return
+        return None
     if args and args[0] in COMMANDS:
         COMMANDS[args[0]](args[1:])
-        return
-    PoseCLI(
+        return None
+    check_config_files(args)
+    return PoseCLI(
         PoseLitModule,
         PoseDataModule,
         args=args,
-        trainer_defaults={"callbacks": [default_checkpoint(), PredictionWriter()]},
+        trainer_defaults={"callbacks": [PredictionWriter()]},
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
     )

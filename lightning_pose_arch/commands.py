@@ -19,6 +19,8 @@ from lightning_pose_arch.inference.sources import collect_sources
 from lightning_pose_arch.reference import main as reference_main
 
 PARITY_TOLERANCE_PX = 1e-3
+TRUST_HELP = ("unpickle arbitrary objects in the checkpoint (can run code: only for files you trust); "
+              "by default only tensors and plain containers are loaded")
 
 
 def read_predictions(path: Path) -> pd.DataFrame:
@@ -37,8 +39,10 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: next to each input)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
-    for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device):
+    for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
+                        trust_checkpoint=options.trust_checkpoint):
         print(f"wrote {path}")
 
 
@@ -49,8 +53,10 @@ def label_video_command(args: list[str]) -> None:
     parser.add_argument("--out", default=None, help="output .mp4 (default: next to the predictions)")
     parser.add_argument("--pcutoff", type=float, default=0.4)
     parser.add_argument("--checkpoint", default=None, help="take the skeleton from this checkpoint")
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
-    skeleton = load_module(options.checkpoint, "cpu").dataset_info["skeleton"] if options.checkpoint else None
+    module = load_module(options.checkpoint, "cpu", options.trust_checkpoint) if options.checkpoint else None
+    skeleton = module.dataset_info["skeleton"] if module is not None else None
     print(f"wrote {label_video(options.video, options.predictions, options.out, skeleton, options.pcutoff)}")
 
 
@@ -71,8 +77,9 @@ def export_command(args: list[str]) -> None:
     parser.add_argument("--out", type=Path, default=None, help="default: the checkpoint path with .onnx / .pt")
     parser.add_argument("--check", nargs="*", default=None,
                         help="frames (videos/images) for the parity check (default: random images)")
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
-    module = load_module(options.checkpoint, "cpu")
+    module = load_module(options.checkpoint, "cpu", options.trust_checkpoint)
     out = options.out or Path(options.checkpoint).with_suffix(".onnx" if options.format == "onnx" else ".pt")
     path = export_model(module, out, options.format)
     images = _parity_images(module, options.check)

@@ -14,10 +14,11 @@ import yaml
 from lightning_pose_arch.cli import default_checkpoint
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.inference.writer import PredictionWriter
+from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO
 from lightning_pose_arch.lit.module import PoseLitModule
 
 ASSETS = resources.files("lightning_pose_arch") / "assets"
-DEMO_IMAGE_SIZE = (192, 256)
+DEMO_IMAGE_SIZE = (256, 320)
 
 
 def example_project() -> Path:
@@ -30,9 +31,11 @@ def example_video() -> Path:
     return example_project() / "videos" / "m3v1_clip.mp4"
 
 
-def demo_config() -> dict:
-    """The demo's model/optimizer configuration (``assets/configs/demo.yaml``)."""
-    return yaml.safe_load((ASSETS / "configs" / "demo.yaml").read_text())
+def demo_config(epochs: int) -> dict:
+    """The demo's configuration (``assets/configs/demo.yaml``) with a cosine LR schedule over ``epochs``."""
+    cfg = yaml.safe_load((ASSETS / "configs" / "demo.yaml").read_text())
+    cfg["scheduler"] = {"type": "CosineAnnealingLR", "T_max": epochs, "eta_min": 1e-5, "interval": "epoch"}
+    return cfg
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class DemoResult:
     metrics: dict[str, float]
 
 
-def run_demo(out: Path, epochs: int = 30, project_dir: Path | None = None, limit_batches: int | None = None) -> DemoResult:
+def run_demo(
+    out: Path, epochs: int = 30, project_dir: Path | None = None, limit_batches: int | None = None, seed: int = 0
+) -> DemoResult:
     """Train the demo model on ``project_dir`` (default: the bundled example), test it, predict the test frames.
 
     Args:
@@ -52,13 +57,16 @@ def run_demo(out: Path, epochs: int = 30, project_dir: Path | None = None, limit
         epochs: Training epochs.
         project_dir: DeepLabCut project.
         limit_batches: Train on at most this many batches per epoch (quick runs).
+        seed: Seeds weights, augmentation and shuffling.
     """
+    L.seed_everything(seed, verbose=False)
     datamodule = PoseDataModule(project_dir or example_project(), image_size=DEMO_IMAGE_SIZE,
                                 batch_size=4, num_workers=2, split_file=out / "split.json")
     writer = PredictionWriter(out)
     trainer = L.Trainer(max_epochs=epochs, default_root_dir=out, accelerator="auto", log_every_n_steps=5,
-                        limit_train_batches=limit_batches, callbacks=[default_checkpoint(), writer])
-    trainer.fit(PoseLitModule(demo_config()), datamodule)
+                        limit_train_batches=limit_batches, callbacks=[default_checkpoint(), writer],
+                        plugins=[AtomicCheckpointIO()])
+    trainer.fit(PoseLitModule(demo_config(epochs)), datamodule)
     metrics = trainer.test(datamodule=datamodule, ckpt_path="best")[0]
     trainer.predict(datamodule=datamodule, ckpt_path="best", return_predictions=False)
     return DemoResult(Path(trainer.checkpoint_callback.best_model_path), writer.written, metrics)

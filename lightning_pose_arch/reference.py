@@ -9,6 +9,7 @@ from pathlib import Path
 from lightning_pose_arch.models.aggregators import AGGREGATORS
 from lightning_pose_arch.models.backbones import BACKBONES
 from lightning_pose_arch.models.criterions import CRITERIONS
+from lightning_pose_arch.models.detectors import DETECTORS
 from lightning_pose_arch.models.heads import HEADS
 from lightning_pose_arch.models.necks import NECKS
 from lightning_pose_arch.models.predictors import PREDICTORS
@@ -16,7 +17,7 @@ from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
 from lightning_pose_arch.registry import Registry
 
 ALL_REGISTRIES: tuple[Registry, ...] = (
-    BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS,
+    BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS,
 )
 
 

@@ -220,7 +220,8 @@ def _describe(annotation: Any) -> str:
     if annotation is type(None):
         return "None"
     if origin is not None and args:
-        return f"{getattr(origin, '__name__', origin)}[{', '.join('...' if a is Ellipsis else _describe(a) for a in args)}]"
+        items = ", ".join("..." if a is Ellipsis else _describe(a) for a in args)
+        return f"{getattr(origin, '__name__', origin)}[{items}]"
     return getattr(annotation, "__name__", str(annotation))
 
 

@@ -57,3 +57,19 @@ def overfit_dots(model, steps: int = 30, lr: float = 1e-3):
         optimizer.step()
         losses.append(loss.item())
     return losses, batch
+
+
+def save_untrained_checkpoint(path, project, model_cfg: dict | None = None, image_size=(64, 96)):
+    """Write a checkpoint as training writes it (config, dataset info, weights), without training; return ``path``."""
+    import lightning as L
+    import torch
+
+    from lightning_pose_arch.data.datamodule import PoseDataModule
+    from lightning_pose_arch.lit.module import PoseLitModule
+
+    info = PoseDataModule(project, image_size=image_size, num_workers=0).dataset_info()
+    module = PoseLitModule({"model": model_cfg or heatmap_model_cfg()}, dataset_info=info)
+    contents = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": L.__version__}
+    torch.save(contents, path)
+    return path

@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from PIL import Image
+from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats.dlc import DLCProject, read_project
@@ -19,7 +22,7 @@ from lightning_pose_arch.data.transforms import (
     build_train_transform,
     infer_flip_pairs,
 )
-from lightning_pose_arch.registry import ConfigError
+from lightning_pose_arch.registry import ConfigError, check_types
 
 SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells
 SPLIT_FILENAME = "split.json"
@@ -41,7 +44,8 @@ class PoseDataModule(L.LightningDataModule):
         seed: Seed of the split.
         train_fraction: Fraction of frames for training + validation (default: the
             project's first ``TrainingFraction``); the rest is the test split.
-        val_fraction: Fraction of the training frames held out for validation.
+        val_fraction: Fraction of the training frames held out for validation; 0 trains without
+            validation (the default checkpoint then keeps the latest epoch instead of the best).
         split_file: JSON split to reuse (if it exists) or to write (if not). By
             default the split is written to ``<trainer log dir>/split.json``.
         augmentation: Train-time augmentation settings.
@@ -68,11 +72,13 @@ class PoseDataModule(L.LightningDataModule):
         predict_split: Literal["train", "val", "test", "all"] = "test",
     ) -> None:
         super().__init__()
+        check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
+                    where="PoseDataModule")
         _check_positive(image_size=image_size, batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size)
         if any(side % SIZE_MULTIPLE for side in image_size):
-            raise ConfigError(f"image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
+            raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
         if num_workers < 0:
-            raise ConfigError(f"num_workers must be >= 0, got {num_workers}")
+            raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
         self.project: DLCProject = read_project(project_dir)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.batch_size = batch_size
@@ -102,6 +108,11 @@ class PoseDataModule(L.LightningDataModule):
     def num_keypoints(self) -> int:
         return len(self.project.bodyparts)
 
+    @property
+    def has_validation(self) -> bool:
+        """False when the split holds no validation frames (``val_fraction=0``): fit then skips validation."""
+        return len(self.split["val"]) > 0
+
     def dataset_info(self) -> dict[str, Any]:
         """What a model needs to know about the data, stored in its checkpoints."""
         return {
@@ -126,8 +137,12 @@ class PoseDataModule(L.LightningDataModule):
         return [(index[a], index[b]) for a, b in flip_pairs]
 
     def setup(self, stage: str | None = None) -> None:
-        self._check_images_exist()
+        if not self.datasets:
+            check_images(self.project.root, self.project.image_paths)
         self._save_split()
+        self._build_datasets()
+
+    def _build_datasets(self) -> None:
         train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs, self.normalization)
         evaluation = build_eval_transform(self.image_size, self.normalization)
         names = {*SPLITS, "all"}
@@ -139,42 +154,58 @@ class PoseDataModule(L.LightningDataModule):
         keypoints = self.project.keypoints[[row[p] for p in paths]] if paths else np.zeros((0, 1, 1, 3), np.float32)
         return PoseDataset(self.project.root, list(paths), keypoints, transform)
 
-    def _check_images_exist(self) -> None:
-        missing = [p for p in self.project.image_paths if not (self.project.root / p).is_file()]
-        if missing:
-            raise FileNotFoundError(f"{len(missing)} labeled image(s) missing under {self.project.root}: {missing[:5]}")
-
     def _save_split(self) -> None:
         path = self.split_file
-        if path is None and self.trainer is not None:
+        if path is None and self.trainer is not None:  # log_dir is a collective call: every process makes it
             path = Path(self.trainer.log_dir or self.trainer.default_root_dir) / SPLIT_FILENAME
-        if path is not None and not path.is_file():
+        first_process = self.trainer is None or self.trainer.is_global_zero
+        if path is not None and first_process and not path.is_file():
             save_split(self.split, path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"split": self.split, "dataset_info": self.dataset_info()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.split = state_dict["split"]
+        """Restore the split a checkpoint was trained with (resuming), rebuilding the datasets if it differs."""
+        split = state_dict["split"]
+        unknown = sorted(set().union(*split.values()) - set(self.project.image_paths))
+        if unknown:
+            raise ConfigError(f"the checkpoint's split lists frames that are not labeled in {self.project.root}: "
+                              f"{unknown[:5]}; resume with the project the checkpoint was trained on")
+        if split != self.split:
+            rank_zero_warn("the checkpoint's train/val/test split differs from this data module's; resuming with "
+                           "the checkpoint's split")
+            self.split = split
+            if self.datasets:
+                self._build_datasets()
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if not self.datasets:
             self.setup()
         dataset = self.datasets[split]
         if len(dataset) == 0:
-            raise ConfigError(f"the {split!r} split of {self.project.root} is empty; adjust train_fraction/val_fraction")
+            raise ConfigError(f"the {split!r} split of {self.project.root} is empty ({self._split_sizes()}); "
+                              "raise train_fraction (test) or val_fraction (val), or pass another split_file")
+        if shuffle:  # augmentations draw from their own generator: seed it from torch's (seed_everything)
+            _reseed_transform(dataset, int(torch.randint(0, 2**31 - 1, (1,)).item()))
         return DataLoader(
             dataset,
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=_reseed_worker_transform if shuffle else None,
         )
+
+    def _split_sizes(self) -> str:
+        return ", ".join(f"{name}: {len(self.split[name])} frames" for name in SPLITS)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        if not self.has_validation:
+            return []  # val_fraction=0: no validation
         return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
@@ -188,4 +219,37 @@ def _check_positive(**sizes: Any) -> None:
     for name, value in sizes.items():
         values = value if isinstance(value, (tuple, list)) else [value]
         if len(values) == 0 or any(int(v) <= 0 for v in values):
-            raise ConfigError(f"{name} must be positive, got {value!r}")
+            raise ConfigError(f"PoseDataModule {name} must be positive, got {value!r}")
+
+
+def check_images(root: Path, image_paths: list[str]) -> None:
+    """Raise naming the files when a labeled image is missing or its header cannot be decoded.
+
+    Cheap (no pixel decoding): runs once in ``setup``, so a bad file stops the run before training.
+    """
+    missing = [p for p in image_paths if not (root / p).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} labeled image(s) listed in the label files are missing under "
+                                f"{root}: {missing[:5]}; every labeled frame needs its image file")
+    corrupt = []
+    for path in image_paths:
+        try:
+            with Image.open(root / path) as image:
+                image.verify()
+        except Exception as err:  # PIL raises many types for bad files
+            corrupt.append(f"{path} ({type(err).__name__}: {str(err).replace(str(root / path), 'file')})")
+    if corrupt:
+        raise OSError(f"{len(corrupt)} labeled image(s) under {root} cannot be decoded as images: "
+                      f"{'; '.join(corrupt[:3])}. Replace them with readable PNG/JPEG files (or remove their rows "
+                      "from the label files)")
+
+
+def _reseed_transform(dataset: Any, seed: int) -> None:
+    reseed = getattr(getattr(dataset, "transform", None), "reseed", None)
+    if reseed is not None:
+        reseed(seed)
+
+
+def _reseed_worker_transform(worker_id: int) -> None:
+    """Give each DataLoader worker its own augmentation stream, derived from torch's per-worker seed."""
+    _reseed_transform(get_worker_info().dataset, torch.initial_seed() % 2**31)

@@ -16,7 +16,8 @@ SPLITS = ("train", "val", "test")
 
 def make_split(image_paths: list[str], train_fraction: float, val_fraction: float, seed: int) -> dict[str, list[str]]:
     """Split frames like DeepLabCut: ``round(train_fraction · F)`` frames for training (and
-    validation: ``round(val_fraction · that)`` of them), the rest for testing.
+    validation: ``round(val_fraction · that)`` of them), the rest for testing. ``val_fraction=0``
+    means no validation; a positive one that rounds to no frame is an error.
 
     The permutation comes from ``numpy.random.default_rng(seed)`` over the sorted paths, so the
     split depends only on the paths, the fractions and the seed.
@@ -32,6 +33,10 @@ def make_split(image_paths: list[str], train_fraction: float, val_fraction: floa
     if num_trainval - num_val < 1:
         raise ConfigError(f"empty training split: {len(paths)} frames, train_fraction={train_fraction}, "
                           f"val_fraction={val_fraction}; label more frames or raise train_fraction")
+    if val_fraction > 0 and num_val == 0:
+        raise ConfigError(f"empty validation split: val_fraction={val_fraction} of {num_trainval} training frames "
+                          f"rounds to 0 frames; use val_fraction >= {1 / num_trainval:.3g} for at least one "
+                          "validation frame, or val_fraction=0 to train without validation")
     chosen = [paths[i] for i in order]
     return {
         "train": sorted(chosen[num_val:num_trainval]),

@@ -93,6 +93,10 @@ class KeypointTransform:
         image_tensor = self._normalize(out["image"])
         return image_tensor, torch.from_numpy(np.concatenate([xy, visibility[..., None]], axis=-1).astype(np.float32))
 
+    def reseed(self, seed: int) -> None:
+        """Restart the pipeline's random stream (albumentations ignores global seeds such as ``seed_everything``)."""
+        self.pipeline.set_random_seed(seed)
+
     def _normalize(self, image: np.ndarray) -> torch.Tensor:
         mean = np.asarray(self.normalization["mean"], dtype=np.float32)
         std = np.asarray(self.normalization["std"], dtype=np.float32)

@@ -51,3 +51,17 @@ class Prediction(TypedDict):
     """``keypoints`` [B, N, K, 3]: x, y, score in input-image pixels."""
 
     keypoints: torch.Tensor
+
+
+class TopDownSample(PoseSample):
+    """One individual cropped from an annotated image (see :mod:`lightning_pose_arch.data.topdown`).
+
+    ``image`` [3, H, W] is the crop; ``keypoints`` [1, K, 3] are in crop
+    pixels; ``crop_matrix`` [2, 3] maps file pixels to crop pixels (before
+    train-time augmentation); ``bboxes`` [1, 4] (x, y, w, h) is the cropped box
+    in file pixels; ``individual`` the index of the individual in the frame.
+    """
+
+    crop_matrix: torch.Tensor
+    bboxes: torch.Tensor
+    individual: int

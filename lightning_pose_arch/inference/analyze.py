@@ -41,6 +41,7 @@ def analyze(
     batch_size: int = 8,
     device: str = "auto",
     progress: bool = True,
+    trust_checkpoint: bool = False,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -48,12 +49,13 @@ def analyze(
     (or into ``out_dir``): MultiIndex columns ``scorer / [individuals /]
     bodyparts / coords`` (x, y, likelihood) in the frames' pixels, rows
     frame numbers (videos) or file names (images). Files are written
-    atomically: an interrupted run leaves no partial file.
+    atomically: an interrupted run leaves no partial file. ``trust_checkpoint``: see
+    :func:`~lightning_pose_arch.inference.runner.load_module`.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
-    module = load_module(checkpoint, device)
+    module = load_module(checkpoint, device, trust_checkpoint)
     inferencer = Inferencer(module)
     scorer = model_name(module, checkpoint)
     info = module.dataset_info

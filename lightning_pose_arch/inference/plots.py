@@ -20,7 +20,9 @@ def plot_predictions(
     pcutoff: float = 0.4,
     max_images: int = 6,
 ) -> Path:
-    """Grid of up to ``max_images`` frames with keypoints ``[F, N, K, 3]`` drawn (score ≥ ``pcutoff``).
+    """Grid of up to ``max_images`` frames with keypoints ``[F, N, K, 3]`` drawn.
+
+    Keypoints scoring at least ``pcutoff`` are filled dots; the others are hollow circles.
 
     Written to ``out_path`` (PNG) via a temporary file, so a crash leaves no partial figure.
     """
@@ -37,6 +39,8 @@ def plot_predictions(
             confident = kpts[:, k, 2] >= pcutoff
             ax.scatter(kpts[confident, k, 0], kpts[confident, k, 1], s=36, color=colors[k],
                        edgecolors="white", linewidths=0.8, label=name)
+            ax.scatter(kpts[~confident, k, 0], kpts[~confident, k, 1], s=36, facecolors="none",
+                       edgecolors=colors[k], linewidths=1.2)
         ax.set_title(Path(path).name, fontsize=9)
         ax.axis("off")
     for ax in list(axes.flat)[count:]:

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from lightning_pose_arch.data.transforms import input_to_original
-from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.lit.checkpoints import read_checkpoint
+from lightning_pose_arch.lit.module import PoseLitModule, check_checkpoint_fits
 
 _END = object()
 
@@ -24,12 +25,19 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def load_module(checkpoint: str | Path, device: str = "auto") -> PoseLitModule:
-    """Load a self-describing checkpoint in eval mode on ``device``."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    module = PoseLitModule.load_from_checkpoint(path, map_location="cpu")
+def load_module(checkpoint: str | Path, device: str = "auto", trust_checkpoint: bool = False) -> PoseLitModule:
+    """Load a self-describing checkpoint in eval mode on ``device``.
+
+    Only tensors and plain containers are unpickled unless ``trust_checkpoint`` (see
+    :func:`~lightning_pose_arch.lit.checkpoints.read_checkpoint`); a file that is not a training
+    checkpoint of this package, or does not fit the model its config describes, raises
+    :class:`~lightning_pose_arch.registry.ConfigError` naming it.
+    """
+    contents = read_checkpoint(checkpoint, trust_checkpoint)
+    hparams = contents["hyper_parameters"]
+    module = PoseLitModule(hparams["cfg"], dataset_info=hparams["dataset_info"])
+    check_checkpoint_fits(module, contents, f"checkpoint {checkpoint}")
+    module.load_state_dict(contents["state_dict"])
     return module.eval().to(resolve_device(device))
 
 

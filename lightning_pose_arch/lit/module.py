@@ -83,7 +83,8 @@ class PoseLitModule(L.LightningModule):
 
     def _build_model(self, dataset_info: dict[str, Any]) -> None:
         num_keypoints = len(dataset_info["bodyparts"])
-        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=num_keypoints)
+        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=num_keypoints,
+                                           image_size=dataset_info.get("image_size"))
         self.hparams["dataset_info"] = copy.deepcopy(dict(dataset_info))
 
     def setup(self, stage: str) -> None:
@@ -178,6 +179,7 @@ def check_checkpoint_fits(module: PoseLitModule, checkpoint: Mapping[str, Any], 
         saved_model = ((checkpoint.get("hyper_parameters") or {}).get("cfg") or {}).get("model")
         raise ConfigError(
             f"{source} does not fit this model ({len(missing)} missing weights, e.g. {missing[:2]}; "
-            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}; {len(resized)} with other shapes, e.g. {resized[:2]}). "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}; "
+            f"{len(resized)} with other shapes, e.g. {resized[:2]}). "
             f"It was trained with model config {saved_model}; build the module with that config to load it"
         )

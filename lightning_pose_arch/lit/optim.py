@@ -16,8 +16,8 @@ SCHEDULER_LIGHTNING_KEYS = ("interval", "frequency", "monitor")
 def _torch_class(module: Any, name: str, base: type, where: str) -> type:
     choices = [n for n, obj in vars(module).items() if inspect.isclass(obj) and issubclass(obj, base) and obj is not base]
     if name not in choices:
-        raise ConfigError(f"{where} type {name!r} is not a class of {module.__name__}{did_you_mean(name, choices) or '.'} "
-                          f"Valid types: {', '.join(sorted(choices))}.")
+        raise ConfigError(f"{where} type {name!r} is not a class of {module.__name__}"
+                          f"{did_you_mean(name, choices) or '.'} Valid types: {', '.join(sorted(choices))}.")
     return getattr(module, name)
 
 

@@ -77,13 +77,63 @@ def test_missing_image_is_named_before_training(synthetic_project: Path, tmp_pat
         make_datamodule(project).setup("fit")
 
 
-def test_corrupt_image_is_named(synthetic_project: Path, tmp_path: Path) -> None:
+def test_corrupt_image_is_named_in_setup(synthetic_project: Path, tmp_path: Path) -> None:
     project = Path(shutil.copytree(synthetic_project, tmp_path / "copy"))
     (project / "labeled-data/synthvideo/img0000.png").write_bytes(b"not a png")
     datamodule = make_datamodule(project)
-    datamodule.setup("test")
+    with pytest.raises(OSError, match="cannot be decoded as images: labeled-data/synthvideo/img0000.png"):
+        datamodule.setup("test")
+    datamodule._build_datasets()  # skipping the check: loading the frame still names it
     with pytest.raises(OSError, match="img0000.png cannot be decoded"):
         datamodule.datasets["all"][0]
+
+
+def test_val_fraction_zero_trains_without_validation(synthetic_project: Path, tmp_path: Path) -> None:
+    import lightning as L
+
+    from helpers import heatmap_model_cfg
+    from lightning_pose_arch.cli import default_checkpoint
+    from lightning_pose_arch.lit.module import PoseLitModule
+
+    datamodule = make_datamodule(synthetic_project, val_fraction=0.0)
+    assert not datamodule.has_validation and datamodule.split["val"] == []
+    checkpoint = default_checkpoint()
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=1, default_root_dir=tmp_path, logger=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[checkpoint])
+    trainer.fit(PoseLitModule({"model": heatmap_model_cfg()}), datamodule)
+    assert trainer.global_step == 1 and checkpoint.monitor is None
+    assert Path(checkpoint.best_model_path).is_file() and Path(checkpoint.last_model_path).is_file()
+
+
+def test_frames_of_different_sizes_are_resized_and_mapped_back(tmp_path: Path) -> None:
+    """Decision: mixed frame sizes are fine (every frame is resized to image_size; predictions and metrics go
+    back to each file's own pixels through its original_size)."""
+    import pandas as pd
+
+    from lightning_pose_arch.data.formats.dlc import read_labels, write_table
+    from lightning_pose_arch.data.synthetic import make_synthetic_project
+
+    small = make_synthetic_project(tmp_path / "small", num_frames=4, image_size=(96, 128), seed=1)
+    large = make_synthetic_project(tmp_path / "large", num_frames=4, image_size=(192, 320), seed=2)
+    folder = small / "labeled-data" / "synthvideo"
+    table = read_labels(folder / "CollectedData_synth.csv")
+    extra = read_labels(large / "labeled-data/synthvideo/CollectedData_synth.csv")
+    extra.index = [p.replace("img", "big") for p in extra.index]
+    for path in (large / "labeled-data/synthvideo").glob("img*.png"):
+        shutil.copy(path, folder / path.name.replace("img", "big"))
+    write_table(pd.concat([table, extra]), folder / "CollectedData_synth.csv")
+    datamodule = make_datamodule(small, predict_split="all", batch_size=8)
+    datamodule.setup("predict")
+    batch = next(iter(datamodule.predict_dataloader()))
+    assert batch["image"].shape == (8, 3, 64, 96)
+    assert {tuple(size) for size in batch["original_size"].tolist()} == {(128.0, 96.0), (320.0, 192.0)}
+    big = [i for i, path in enumerate(batch["image_path"]) if "big" in path]
+    labels = torch.from_numpy(datamodule.project.keypoints[4:8])
+    from lightning_pose_arch.data.transforms import input_to_original
+
+    back = input_to_original(batch["keypoints"][big], batch["original_size"][big], (64, 96))
+    labeled = labels[..., 2] > 0
+    torch.testing.assert_close(back[..., :2][labeled], labels[..., :2][labeled], atol=1e-3, rtol=0)
 
 
 def test_openfield_split(openfield: Path) -> None:

@@ -33,7 +33,9 @@ def test_video_and_images_give_the_same_keypoints_as_the_inferencer(
     checkpoint: Path, synthetic_project: Path, tmp_path: Path
 ) -> None:
     folder = synthetic_project / "labeled-data" / "synthvideo"
-    written = analyze(checkpoint, [folder], out_dir=tmp_path, device="cpu", progress=False)
+    # batch_size=1: the same arithmetic as the single-frame call below (the barely trained
+    # fixture's heatmaps are nearly flat, so batched float rounding could move an argmax).
+    written = analyze(checkpoint, [folder], out_dir=tmp_path, batch_size=1, device="cpu", progress=False)
     table = pd.read_hdf(written[0])
     assert table.index[0] == "img0000.png" and len(table) == 16
     frame = read_image(folder / "img0000.png")

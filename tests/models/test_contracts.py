@@ -10,12 +10,13 @@ import torch
 from lightning_pose_arch.models.aggregators import AGGREGATORS
 from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
 from lightning_pose_arch.models.criterions import CRITERIONS
+from lightning_pose_arch.models.detectors import DETECTORS
 from lightning_pose_arch.models.heads import HEADS, BaseHead
 from lightning_pose_arch.models.necks import NECKS, BaseNeck
 from lightning_pose_arch.models.predictors import PREDICTORS
 from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
 
-ALL_REGISTRIES = (BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS)
+ALL_REGISTRIES = (BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS)
 MEMBERS = [pytest.param(reg, name, id=f"{reg.name}.{name}") for reg in ALL_REGISTRIES for name in reg.names()]
 
 SEED_HEAD_CFG = dict(
@@ -42,6 +43,7 @@ MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
         "Transformer": dict(type="Transformer", in_channels=16, in_strides=8, num_keypoint_tokens=3,
                             embed_dim=16, depth=1, num_heads=2, patch_size=2, out_channels=8),
     },
+    "DETECTORS": {"FasterRCNN": dict(type="FasterRCNN", variant="mobilenet_v3_large_320_fpn")},  # the smallest
     "TARGET_GENERATORS": {
         "HeatmapGaussianGenerator": dict(type="HeatmapGaussianGenerator", num_heatmaps=3),
         "HeatmapPlateauGenerator": dict(type="HeatmapPlateauGenerator", num_heatmaps=3),
@@ -82,7 +84,7 @@ def cfg_id(cfg: dict) -> str:
 
 def test_every_registry_is_covered():
     assert [reg.name for reg in ALL_REGISTRIES] == [
-        "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS"]
+        "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS", "DETECTORS"]
     assert len(MEMBERS) >= 11
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import yaml
 from lightning_pose_arch.registry import ConfigError
 
 VISIBLE = 2
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SINGLE_INDIVIDUAL = "single animal"
 
 
@@ -84,7 +86,20 @@ def read_project(project_dir: str | Path) -> DLCProject:
         frame_kpts = labels_to_keypoints(table, bodyparts, individuals if multi else None, source=path)
         paths += list(table.index)
         keypoints.append(frame_kpts)
-    return DLCProject(root, config, bodyparts, individuals, paths, np.concatenate(keypoints))
+    keypoints = np.concatenate(keypoints)
+    _warn_unlabeled_frames(root, paths, keypoints)
+    return DLCProject(root, config, bodyparts, individuals, paths, keypoints)
+
+
+def _warn_unlabeled_frames(root: Path, paths: list[str], keypoints: np.ndarray) -> None:
+    """Frames whose every keypoint is NaN are kept (as frames without labels), but never silently."""
+    empty = [path for path, kpts in zip(paths, keypoints) if not (kpts[..., 2] > 0).any()]
+    if empty:
+        warnings.warn(
+            f"{len(empty)} of {len(paths)} labeled frames in {root} have no labeled keypoint (all coordinates NaN), "
+            f"e.g. {empty[:3]}: they are kept as frames without labels (they add no loss and no metric)",
+            UserWarning, stacklevel=3,
+        )
 
 
 def _label_files(root: Path) -> list[Path]:
@@ -120,7 +135,20 @@ def _read_labels_csv(path: Path) -> pd.DataFrame:
         raise ValueError(f"{path}: not a DeepLabCut label file (first cell should be 'scorer')")
     num_index = next(i for i, cell in enumerate(rows[0][1:], start=1) if cell)
     num_header = 4 if len(rows) > 1 and rows[1][0] == "individuals" else 3
-    return pd.read_csv(path, header=list(range(num_header)), index_col=list(range(num_index)))
+    table = pd.read_csv(path, header=list(range(num_header)), index_col=list(range(num_index)))
+    return _restore_unlabeled_first_row(table)
+
+
+def _restore_unlabeled_first_row(table: pd.DataFrame) -> pd.DataFrame:
+    """Put back a first frame whose cells are all empty: pandas reads such a row as the index names."""
+    names = [str(n) for n in table.index.names if n is not None]
+    if len(names) != table.index.nlevels or Path(names[-1]).suffix.lower() not in IMAGE_SUFFIXES:
+        return table
+    label = tuple(names) if table.index.nlevels > 1 else names[0]
+    index = pd.MultiIndex.from_tuples([label]) if table.index.nlevels > 1 else pd.Index([label])
+    first = pd.DataFrame(np.nan, index=index, columns=table.columns)
+    table.index.names = [None] * table.index.nlevels
+    return pd.concat([first, table])
 
 
 def labels_to_keypoints(

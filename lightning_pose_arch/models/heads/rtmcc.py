@@ -95,14 +95,14 @@ class RTMCCHead(BaseHead):
         self._check_split_ratios()
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
-        self.num_bins = (_bins(self.input_size[0], self.simcc_split_ratio), _bins(self.input_size[1], self.simcc_split_ratio))
+        self.num_bins = tuple(_bins(side, self.simcc_split_ratio) for side in self.input_size)  # (H·r, W·r)
         self.upsampling = self.input_size[1] / self.in_featuremap_size[1] * self.simcc_split_ratio
         flat = self.in_featuremap_size[0] * self.in_featuremap_size[1]
         self.final_layer = nn.Conv2d(in_channels, num_keypoints, final_layer_kernel_size,
                                      padding=final_layer_kernel_size // 2)
         self.mlp = nn.Sequential(ScaleNorm(flat), nn.Linear(flat, hidden_dims, bias=False))
-        self.gau = GatedAttentionUnit(hidden_dims, attention_dims=gau_attention_dims, expansion_factor=gau_expansion_factor,
-                                      dropout=gau_dropout, drop_path=gau_drop_path)
+        self.gau = GatedAttentionUnit(hidden_dims, attention_dims=gau_attention_dims,
+                                      expansion_factor=gau_expansion_factor, dropout=gau_dropout, drop_path=gau_drop_path)
         self.cls_x = nn.Linear(hidden_dims, self.num_bins[1], bias=False)
         self.cls_y = nn.Linear(hidden_dims, self.num_bins[0], bias=False)
         self._init_weights()
@@ -164,7 +164,7 @@ class RTMCCHead(BaseHead):
         return cfg
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:
-        if tuple(features.shape[-2:]) != self.in_featuremap_size:
+        if not torch.jit.is_tracing() and tuple(features.shape[-2:]) != self.in_featuremap_size:
             raise ValueError(f"RTMCCHead was built for {self.in_featuremap_size[0]}×{self.in_featuremap_size[1]} "
                              f"features (input_size {self.input_size}), got {tuple(features.shape[-2:])}: "
                              "the input image size must match the head's input_size")
@@ -181,5 +181,6 @@ def _size_pair(size: Sequence[int], name: str) -> tuple[int, int]:
 def _bins(side: int, split_ratio: float) -> int:
     bins = side * split_ratio
     if abs(bins - round(bins)) > 1e-6:
-        raise ValueError(f"RTMCCHead: input side {side} × simcc_split_ratio {split_ratio} must be a whole number of bins")
+        raise ValueError(f"RTMCCHead: input side {side} × simcc_split_ratio {split_ratio} "
+                         "must be a whole number of bins")
     return int(round(bins))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -77,6 +79,17 @@ class FPN(BaseNeck):
         if self.upsampling > 1:
             merged = F.interpolate(merged, scale_factor=self.upsampling, mode="bilinear", align_corners=False)
         return self.smooth(merged)
+
+    @classmethod
+    def fill_sizes(
+        cls,
+        cfg: dict[str, Any],
+        in_channels: int | list[int],
+        in_strides: int | list[int],
+        num_keypoints: int | None,
+    ) -> dict[str, Any]:
+        _check_levels(in_channels, in_strides)  # explain a single-map backbone before the type check does
+        return super().fill_sizes(cfg, in_channels, in_strides, num_keypoints)
 
     def extra_repr(self) -> str:
         return f"in_channels={self.in_channels}, in_strides={self.in_strides}, out_channels={self.out_channels}, stride={self.stride}"

@@ -93,6 +93,7 @@ class Transformer(BaseNeck):
         in_strides: int | list[int],
         num_keypoints: int | None,
     ) -> dict[str, Any]:
+        _check_single_map(in_channels, in_strides)  # explain a multi-scale backbone before the type check does
         cfg = super().fill_sizes(cfg, in_channels, in_strides, num_keypoints)
         if num_keypoints is not None:
             cfg.setdefault("num_keypoint_tokens", num_keypoints)

@@ -30,8 +30,9 @@ class SimCCGenerator(BaseGenerator):
     ``label_softmax``), else it peaks at 1 (for ``label_softmax``). A keypoint
     with visibility 0 (its coordinates may be NaN), or more than 3σ beyond the
     first or last bin center on either axis (no part of its Gaussian inside,
-    as in MMPose), gets a zero target and weight 0. The head's stride argument is ignored: bins come from
-    ``split_ratio``, which must equal the head's ``simcc_split_ratio``.
+    as in MMPose), gets a zero target and weight 0. The head's stride
+    argument is ignored: bins come from ``split_ratio``, which must equal the
+    head's ``simcc_split_ratio``.
 
     One individual only (N = 1); several animals need top-down crops
     (:mod:`lightning_pose_arch.data.topdown`).

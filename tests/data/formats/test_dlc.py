@@ -67,3 +67,17 @@ def test_yaml_syntax_error_names_file(tmp_path: Path) -> None:
     (root / "config.yaml").write_text("bodyparts: [snout\n")
     with pytest.raises(ConfigError, match="config.yaml: invalid YAML"):
         read_project(root)
+
+
+@pytest.mark.parametrize("index_columns", [1, 3])
+def test_unlabeled_first_frame_of_a_csv_is_kept(tmp_path: Path, index_columns: int) -> None:
+    """pandas reads a first row with only its index filled as the index names; it must stay a frame."""
+    columns = pd.MultiIndex.from_product([["s"], ["a", "b"], ["x", "y"]], names=["scorer", "bodyparts", "coords"])
+    paths = [("labeled-data", "v", f"img{i}.png") for i in range(3)]
+    index = pd.MultiIndex.from_tuples(paths) if index_columns == 3 else pd.Index(["/".join(p) for p in paths])
+    table = pd.DataFrame(np.arange(12.0).reshape(3, 4), index=index, columns=columns)
+    table.iloc[0] = np.nan
+    table.to_csv(tmp_path / "labels.csv")
+    read = read_labels(tmp_path / "labels.csv")
+    assert list(read.index) == ["labeled-data/v/img0.png", "labeled-data/v/img1.png", "labeled-data/v/img2.png"]
+    assert read.iloc[0].isna().all() and read.iloc[1].tolist() == [4.0, 5.0, 6.0, 7.0]

@@ -1,0 +1,168 @@
+"""Top-down crops: one box per individual, warped to the model input size, and back.
+
+Coordinates follow the package convention (pixel centers at integers). A box
+``(x, y, w, h)`` spans ``[x, x + w] × [y, y + h]``; :func:`crop_transform`
+first widens its shorter side to the input's aspect ratio (about the box
+center), then maps it onto the crop so that the box edges land on the crop's
+outer pixel edges (``-0.5`` and ``size - 0.5``). The 2×3 affine matrix maps
+file pixels to crop pixels and is what :func:`cv2.warpAffine` takes, so image
+and keypoints move together; :func:`uncrop_keypoints` applies its exact
+inverse (batched torch) to bring predictions back to file pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lightning_pose_arch.data.dataset import read_image
+from lightning_pose_arch.data.transforms import KeypointTransform
+from lightning_pose_arch.data.types import TopDownSample
+
+
+def bbox_from_keypoints(keypoints: torch.Tensor, padding: float = 1.25, min_size: float = 1.0) -> torch.Tensor:
+    """Boxes around each individual's labeled keypoints, enlarged about their center.
+
+    Args:
+        keypoints: ``[..., K, 3]`` (x, y, visibility); visibility 0 or a NaN
+            coordinate means unlabeled.
+        padding: Factor applied to the tight box's width and height (≥ 1 keeps every keypoint inside).
+        min_size: Lower bound of the tight box's sides, in pixels (one labeled keypoint still gives a box).
+
+    Returns:
+        ``[..., 4]`` (x, y, w, h); all zeros for individuals without a labeled keypoint.
+    """
+    if padding <= 0 or min_size <= 0:
+        raise ValueError(f"bbox_from_keypoints padding and min_size must be > 0, got {padding} and {min_size}")
+    xy = keypoints[..., :2]
+    labeled = (keypoints[..., 2] > 0) & torch.isfinite(xy).all(dim=-1)  # [..., K]
+    inf = torch.tensor(float("inf"), dtype=xy.dtype, device=xy.device)
+    low = torch.where(labeled[..., None], xy, inf).amin(dim=-2)  # [..., 2]
+    high = torch.where(labeled[..., None], xy, -inf).amax(dim=-2)
+    center = (low + high) / 2
+    size = (high - low).clamp_min(min_size) * padding
+    boxes = torch.cat([center - size / 2, size], dim=-1)
+    return torch.where(labeled.any(dim=-1, keepdim=True), boxes, torch.zeros_like(boxes))
+
+
+def crop_transform(bbox: torch.Tensor, input_size: Sequence[int]) -> torch.Tensor:
+    """Affine matrices ``[..., 2, 3]`` mapping boxes ``[..., 4]`` (x, y, w, h) onto an ``input_size`` (H, W) crop.
+
+    The box is widened (about its center) to the crop's aspect ratio, never
+    cropped, so the scale is the same along x and y.
+    """
+    height, width = float(input_size[0]), float(input_size[1])
+    x, y, w, h = bbox.unbind(dim=-1)
+    if not bool(((w > 0) & (h > 0)).all()):
+        raise ValueError("crop_transform needs boxes with positive width and height (no labeled keypoints?)")
+    scale = torch.minimum(width / w, height / h)  # the side that must shrink more sets the scale
+    shift_x = (width - 1) / 2 - scale * (x + w / 2)
+    shift_y = (height - 1) / 2 - scale * (y + h / 2)
+    zero = torch.zeros_like(scale)
+    return torch.stack([torch.stack([scale, zero, shift_x], -1), torch.stack([zero, scale, shift_y], -1)], -2)
+
+
+def invert_affine(matrix: torch.Tensor) -> torch.Tensor:
+    """Inverse ``[..., 2, 3]`` of affine matrices ``[..., 2, 3]`` (closed form, batched)."""
+    a, b, tx = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
+    c, d, ty = matrix[..., 1, 0], matrix[..., 1, 1], matrix[..., 1, 2]
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    row0 = torch.stack([ia, ib, -(ia * tx + ib * ty)], -1)
+    row1 = torch.stack([ic, id_, -(ic * tx + id_ * ty)], -1)
+    return torch.stack([row0, row1], -2)
+
+
+def crop_keypoints(keypoints: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Apply ``matrix`` to the x, y of ``keypoints`` (the third channel is kept).
+
+    ``keypoints`` is ``[*lead, *rest, K, 3]`` and ``matrix`` ``[*lead, 2, 3]``
+    (one crop per leading index, e.g. ``[B, N, K, 3]`` with ``[B, 2, 3]``, or
+    ``[N, K, 3]`` with ``[2, 3]``).
+    """
+    lead = matrix.shape[:-2]
+    matrix = matrix.to(keypoints.dtype).reshape(*lead, *([1] * (keypoints.dim() - 1 - len(lead))), 2, 3)
+    xy = (matrix[..., :2] @ keypoints[..., :2, None])[..., 0] + matrix[..., 2]
+    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
+
+
+def uncrop_keypoints(keypoints: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Map keypoints ``[..., K, 3]`` from crop pixels back to file pixels (inverse of :func:`crop_keypoints`)."""
+    return crop_keypoints(keypoints, invert_affine(matrix.to(torch.float64)))
+
+
+def warp_image(image: np.ndarray, matrix: torch.Tensor, input_size: Sequence[int]) -> np.ndarray:
+    """Crop ``image [H0, W0, C]`` with ``matrix [2, 3]`` to ``input_size`` (H, W); outside pixels are 0."""
+    height, width = int(input_size[0]), int(input_size[1])
+    return cv2.warpAffine(image, matrix.detach().cpu().double().numpy(), (width, height), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+class TopDownDataset(Dataset[TopDownSample]):
+    """One sample per (image, individual with a box): the individual's crop and keypoints.
+
+    Args:
+        root: Folder the image paths are relative to.
+        image_paths: F relative image paths.
+        keypoints: ``[F, N, K, 3]`` (x, y, visibility) in file pixels.
+        input_size: Crop (H, W), the model's input size.
+        transform: Applied to each (crop, keypoints) pair; build it for
+            ``input_size`` so its resize does nothing (e.g.
+            ``build_eval_transform(input_size, ...)``).
+        padding: Box padding factor (see :func:`bbox_from_keypoints`).
+        bboxes: ``[F, N, 4]`` boxes (x, y, w, h) in file pixels (e.g. from a
+            detector); default: from the keypoints. Boxes with no area are skipped.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        image_paths: list[str],
+        keypoints: np.ndarray,
+        input_size: Sequence[int],
+        transform: KeypointTransform,
+        padding: float = 1.25,
+        bboxes: np.ndarray | None = None,
+    ) -> None:
+        if len(image_paths) != len(keypoints) or (bboxes is not None and bboxes.shape[:2] != keypoints.shape[:2]):
+            raise ValueError(f"{len(image_paths)} image paths, keypoints {keypoints.shape} and boxes "
+                             f"{None if bboxes is None else bboxes.shape} must agree on frames and individuals")
+        self.root = Path(root)
+        self.image_paths = image_paths
+        keypoints = np.asarray(keypoints, dtype=np.float32)
+        labeled = (keypoints[..., 2:] > 0) & np.isfinite(keypoints[..., :2]).all(axis=-1, keepdims=True)
+        self.keypoints = np.where(labeled, keypoints, 0.0).astype(np.float32)  # unlabeled: (0, 0, 0), never NaN
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.transform = transform
+        boxes = bbox_from_keypoints(torch.from_numpy(self.keypoints).double(), padding) if bboxes is None else \
+            torch.as_tensor(bboxes, dtype=torch.float64)
+        self.bboxes = boxes
+        valid = (boxes[..., 2] > 0) & (boxes[..., 3] > 0)  # [F, N]
+        self.index = [(int(f), int(n)) for f, n in valid.nonzero().tolist()]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, index: int) -> TopDownSample:
+        frame, individual = self.index[index]
+        image = read_image(self.root / self.image_paths[frame])
+        height, width = image.shape[:2]
+        box = self.bboxes[frame, individual]
+        matrix = crop_transform(box, self.input_size)  # float64
+        crop = warp_image(image, matrix, self.input_size)
+        keypoints = crop_keypoints(torch.from_numpy(self.keypoints[frame, individual: individual + 1]).double(), matrix)
+        image_tensor, keypoints_tensor = self.transform(crop, keypoints.numpy())
+        return {
+            "image": image_tensor,
+            "keypoints": keypoints_tensor,
+            "original_size": torch.tensor([width, height], dtype=torch.float32),
+            "image_path": self.image_paths[frame],
+            "crop_matrix": matrix.float(),
+            "bboxes": box.float()[None],
+            "individual": individual,
+        }
