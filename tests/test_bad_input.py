@@ -194,7 +194,7 @@ CASES = [
          r"PoseDataModule batch_size must be positive, got 0"),
     Case("num_workers_negative", lambda c: fit(c, num_workers=-1), ConfigError, r"num_workers must be >= 0, got -1"),
     Case("num_deconv_layers_negative", lambda c: fit(c, head(LAYERS, -1)), ValueError,
-         r"heatmap_config sizes must be positive, got .*layers=-1"),
+         r"num_deconv_layers >= 0, got .*num_deconv_layers=-1"),
     Case("pos_dist_thresh_zero", lambda c: fit(c, head(f"{GENERATOR}.pos_dist_thresh", 0)), ValueError,
          r"HeatmapGaussianGenerator pos_dist_thresh and locref_std must be > 0, got 0 and 7.2801"),
     Case("generator_locref_std_negative", lambda c: fit(c, head(f"{GENERATOR}.locref_std", -1.0)), ValueError,

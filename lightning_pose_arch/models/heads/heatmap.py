@@ -40,8 +40,9 @@ class DeconvStack(nn.Sequential):
         final_conv_kernel: int = 1,
     ) -> None:
         if min(num_input_channels, num_output_channels, deconv_channels) <= 0 or num_deconv_layers < 0:
-            raise ValueError(f"heatmap_config sizes must be positive, got in={num_input_channels}, "
-                             f"out={num_output_channels}, deconv_channels={deconv_channels}, layers={num_deconv_layers}")
+            raise ValueError(f"heatmap_config channels must be positive and num_deconv_layers >= 0, got "
+                             f"num_input_channels={num_input_channels}, num_output_channels={num_output_channels}, "
+                             f"deconv_channels={deconv_channels}, num_deconv_layers={num_deconv_layers}")
         if final_conv_kernel not in (1, 3):
             raise ValueError(f"heatmap_config final_conv_kernel must be 1 or 3, got {final_conv_kernel}")
         layers: list[nn.Module] = []
