@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
+import torch
+
+from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.lit.module import PoseLitModule
+
 REPO = Path(__file__).resolve().parents[1]
 OPENFIELD = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
 VIDEO_FRAMES = 10  # frames of the synthetic video fixture (tests/inference/conftest.py)
@@ -29,10 +35,8 @@ DOT_KEYPOINTS = ((((16.0, 20.0, 2.0), (40.0, 44.0, 2.0)),), (((48.0, 12.0, 2.0),
 """Two 64×64 images, one individual, two keypoints each: ``[2, 1, 2, 3]``."""
 
 
-def dot_images(keypoints, size: int):
+def dot_images(keypoints: torch.Tensor, size: int) -> torch.Tensor:
     """Black images with a bright 5×5 dot at each keypoint (keypoint k in channel k % 3)."""
-    import torch
-
     images = torch.zeros(keypoints.shape[0], 3, size, size)
     for b in range(keypoints.shape[0]):
         for k in range(keypoints.shape[2]):
@@ -41,10 +45,8 @@ def dot_images(keypoints, size: int):
     return images
 
 
-def overfit_dots(model, steps: int = 30, lr: float = 1e-3):
+def overfit_dots(model: torch.nn.Module, steps: int = 30, lr: float = 1e-3) -> tuple[list[float], dict]:
     """Train ``model`` (a PoseModel with 2 keypoints) on the dot images; return (losses, batch)."""
-    import torch
-
     keypoints = torch.tensor(DOT_KEYPOINTS)
     batch = {"image": dot_images(keypoints, 64), "keypoints": keypoints}
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -61,12 +63,6 @@ def overfit_dots(model, steps: int = 30, lr: float = 1e-3):
 
 def save_untrained_checkpoint(path, project, model_cfg: dict | None = None, image_size=(64, 96)):
     """Write a checkpoint as training writes it (config, dataset info, weights), without training; return ``path``."""
-    import lightning as L
-    import torch
-
-    from lightning_pose_arch.data.datamodule import PoseDataModule
-    from lightning_pose_arch.lit.module import PoseLitModule
-
     info = PoseDataModule(project, image_size=image_size, num_workers=0).dataset_info()
     module = PoseLitModule({"model": model_cfg or heatmap_model_cfg()}, dataset_info=info)
     contents = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
