@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -34,22 +31,12 @@ from lightning_pose_arch.inference.export import export_model, load_exported, pa
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module
 from lightning_pose_arch.inference.sources import FrameSource
 from lightning_pose_arch.lit.module import PoseLitModule
+from timing import median_time
 
 REPO = Path(__file__).resolve().parents[1]
 OPENFIELD = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
 VIDEO = OPENFIELD / "videos" / "m3v1mp4.mp4"
 RECIPE = REPO / "experiments" / "openfield_resnet50_heatmap.yaml"
-
-
-def best_of(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def build_module(checkpoint: str | None) -> PoseLitModule:
@@ -74,15 +61,15 @@ def main() -> None:
     batches = [inferencer.preprocess(frames) for frames in batched(source.frames(), options.batch_size)]
     with torch.inference_mode():
         outputs = [model(images) for images in batches]
-        end_to_end = best_of(lambda: predict_source(inferencer, source, options.batch_size, progress=False), options.repeats)
-        backbone = best_of(lambda: [model.backbone(images) for images in batches], options.repeats)
-        forward = best_of(lambda: [model(images) for images in batches], options.repeats)
-        predictor = best_of(lambda: [model.predict(out) for out in outputs], options.repeats)
+        end_to_end = median_time(lambda: predict_source(inferencer, source, options.batch_size, progress=False), options.repeats)
+        backbone = median_time(lambda: [model.backbone(images) for images in batches], options.repeats)
+        forward = median_time(lambda: [model(images) for images in batches], options.repeats)
+        predictor = median_time(lambda: [model.predict(out) for out in outputs], options.repeats)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_model(module, Path(tmp) / "model.onnx")
         eager_wrapper_time = forward + predictor
         run_onnx = load_exported(onnx_path)
-        onnx = best_of(lambda: [run_onnx(images) for images in batches], options.repeats)
+        onnx = median_time(lambda: [run_onnx(images) for images in batches], options.repeats)
         parity = max(parity_error(module, onnx_path, images) for images in batches)
     count = options.frames
     print(f"Inference on {count} frames of {VIDEO.name} (640x480 → {tuple(inferencer.image_size)}), batch {options.batch_size}, "

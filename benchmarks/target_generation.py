@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from lightning_pose_arch.models.target_generators import HeatmapGaussianGenerator
+from timing import median_time
 
 BATCH, NUM_KPTS, IMAGE_SIZE, STRIDE = 8, 17, 256, 4
 POS_DIST_THRESH, LOCREF_STD = 17.0, 7.2801
@@ -76,17 +74,6 @@ def ours_targets(generator: HeatmapGaussianGenerator, keypoints: torch.Tensor, o
     targets = generator(keypoints, outputs, STRIDE)
     return {"heatmap": targets["heatmap"]["target"], "heatmap_weights": targets["heatmap"]["weights"],
             "locref": targets["locref"]["target"], "locref_weights": targets["locref"]["weights"]}
-
-
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def run_case(num_individuals: int, repeats: int) -> dict[str, float]:

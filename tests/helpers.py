@@ -12,6 +12,14 @@ from lightning_pose_arch.lit.module import PoseLitModule
 
 REPO = Path(__file__).resolve().parents[1]
 OPENFIELD = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
+SEED_HEAD_CFG = dict(  # the HeatmapHead example of DESIGN.md, verbatim
+    type="HeatmapHead",
+    predictor=dict(type="HeatmapPredictor", location_refinement=True, locref_std=7.2801),
+    target_generator=dict(type="HeatmapGaussianGenerator", num_heatmaps=17, pos_dist_thresh=17, generate_locref=True),
+    criterion=dict(type="WeightedMSECriterion"),
+    aggregator=None,
+    heatmap_config=dict(num_input_channels=256, num_output_channels=17, num_deconv_layers=1),
+)
 VIDEO_FRAMES = 10  # frames of the synthetic video fixture (tests/inference/conftest.py)
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import lightning_pose_arch.registry as registry_module
+from helpers import SEED_HEAD_CFG
 from lightning_pose_arch.models.aggregators import AGGREGATORS, WeightedLossAggregator
 from lightning_pose_arch.models.backbones import BACKBONES, ResNet
 from lightning_pose_arch.models.criterions import CRITERIONS, WeightedHuberCriterion, WeightedMSECriterion
@@ -19,14 +20,7 @@ from lightning_pose_arch.registry import ConfigError, Registry, did_you_mean
 
 def head_cfg(**overrides) -> dict:
     """The DESIGN.md seed head config (with optional top-level overrides)."""
-    cfg = dict(
-        type="HeatmapHead",
-        predictor=dict(type="HeatmapPredictor", location_refinement=True, locref_std=7.2801),
-        target_generator=dict(type="HeatmapGaussianGenerator", num_heatmaps=17, pos_dist_thresh=17, generate_locref=True),
-        criterion=dict(type="WeightedMSECriterion"),
-        aggregator=None,
-        heatmap_config=dict(num_input_channels=256, num_output_channels=17, num_deconv_layers=1),
-    )
+    cfg = copy.deepcopy(SEED_HEAD_CFG)
     cfg.update(overrides)
     return cfg
 

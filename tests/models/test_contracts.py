@@ -7,26 +7,16 @@ import inspect
 import pytest
 import torch
 
-from lightning_pose_arch.models.aggregators import AGGREGATORS
+from helpers import SEED_HEAD_CFG
 from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
-from lightning_pose_arch.models.criterions import CRITERIONS
 from lightning_pose_arch.models.detectors import DETECTORS
 from lightning_pose_arch.models.heads import HEADS, BaseHead
 from lightning_pose_arch.models.necks import NECKS, BaseNeck
-from lightning_pose_arch.models.predictors import PREDICTORS
 from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
+from lightning_pose_arch.reference import ALL_REGISTRIES
 
-ALL_REGISTRIES = (BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS)
 MEMBERS = [pytest.param(reg, name, id=f"{reg.name}.{name}") for reg in ALL_REGISTRIES for name in reg.names()]
 
-SEED_HEAD_CFG = dict(
-    type="HeatmapHead",
-    predictor=dict(type="HeatmapPredictor", location_refinement=True, locref_std=7.2801),
-    target_generator=dict(type="HeatmapGaussianGenerator", num_heatmaps=17, pos_dist_thresh=17, generate_locref=True),
-    criterion=dict(type="WeightedMSECriterion"),
-    aggregator=None,
-    heatmap_config=dict(num_input_channels=256, num_output_channels=17, num_deconv_layers=1),
-)
 
 # Smallest config of each member whose constructor has required arguments. A new member with
 # required arguments fails test_member_builds_from_minimal_config until it is added here.
