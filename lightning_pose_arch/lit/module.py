@@ -82,9 +82,10 @@ class PoseLitModule(L.LightningModule):
         return self.hparams["dataset_info"]
 
     def _build_model(self, dataset_info: dict[str, Any]) -> None:
-        num_keypoints = len(dataset_info["bodyparts"])
-        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=num_keypoints,
-                                           image_size=dataset_info.get("image_size"))
+        bodyparts = list(dataset_info["bodyparts"])
+        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=len(bodyparts),
+                                           image_size=dataset_info.get("image_size"),
+                                           skeleton=skeleton_indices(dataset_info.get("skeleton"), bodyparts))
         self.hparams["dataset_info"] = copy.deepcopy(dict(dataset_info))
 
     def setup(self, stage: str) -> None:
@@ -160,6 +161,17 @@ class PoseLitModule(L.LightningModule):
         if not cfg.get("scheduler"):
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(cfg["scheduler"], optimizer)}
+
+
+def skeleton_indices(skeleton: list[list[str]] | None, bodyparts: list[str]) -> list[tuple[int, int]] | None:
+    """Skeleton edges as keypoint index pairs (``None`` without a skeleton); raise naming unknown bodyparts."""
+    if not skeleton:
+        return None
+    index = {name: i for i, name in enumerate(bodyparts)}
+    unknown = sorted({name for edge in skeleton for name in edge} - set(index))
+    if unknown:
+        raise ConfigError(f"skeleton names unknown bodyparts {unknown}; bodyparts are {bodyparts}")
+    return [(index[a], index[b]) for a, b in skeleton]
 
 
 def check_checkpoint_fits(module: PoseLitModule, checkpoint: Mapping[str, Any], source: str) -> None:

@@ -61,7 +61,11 @@ class PoseModel(nn.Module):
 
     @classmethod
     def from_config(
-        cls, cfg: Mapping[str, Any], num_keypoints: int | None = None, image_size: Sequence[int] | None = None
+        cls,
+        cfg: Mapping[str, Any],
+        num_keypoints: int | None = None,
+        image_size: Sequence[int] | None = None,
+        skeleton: Sequence[tuple[int, int]] | None = None,
     ) -> PoseModel:
         """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
 
@@ -70,7 +74,9 @@ class PoseModel(nn.Module):
         ``num_keypoints``); head input channels and feature stride from the
         neck (or backbone), keypoint counts from ``num_keypoints`` and, for
         heads whose layers depend on it (``RTMCCHead``), the input size from
-        ``image_size`` (H, W; the data's). ``cfg`` is not mutated.
+        ``image_size`` (H, W; the data's); heads that follow the skeleton
+        (``PAFHead``) take its edges from ``skeleton`` (keypoint index pairs).
+        ``cfg`` is not mutated.
         """
         check_keys(cls, cfg, where="model config")
         if "backbone" not in cfg or "heads" not in cfg:
@@ -83,7 +89,8 @@ class PoseModel(nn.Module):
             if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
                 raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
             head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(
-                dict(head_cfg), feature.out_channels, num_keypoints, image_size=image_size, in_stride=feature.stride)
+                dict(head_cfg), feature.out_channels, num_keypoints, image_size=image_size, in_stride=feature.stride,
+                skeleton=skeleton)
             heads[name] = HEADS.build(head_cfg)
         return cls(backbone=backbone, heads=heads, neck=neck, label_keys=cfg.get("label_keys"))
 

@@ -61,6 +61,7 @@ class BaseHead(nn.Module):
         num_keypoints: int | None,
         image_size: Sequence[int] | None = None,
         in_stride: float | None = None,
+        skeleton: Sequence[tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
         """Copy of ``cfg`` with the sizes the features and the data decide filled in where unset.
 
@@ -70,6 +71,7 @@ class BaseHead(nn.Module):
             num_keypoints: K, from the data (``None`` if unknown).
             image_size: Network input (H, W), from the data (``None`` if unknown).
             in_stride: Input pixels per feature cell (backbone or neck stride).
+            skeleton: Edges ``(k1, k2)`` between keypoint indices, from the data (``None`` if unknown).
         """
         return copy.deepcopy(cfg)
 

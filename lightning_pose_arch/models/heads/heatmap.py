@@ -136,6 +136,7 @@ class HeatmapHead(BaseHead):
         num_keypoints: int | None,
         image_size: Sequence[int] | None = None,
         in_stride: float | None = None,
+        skeleton: Sequence[tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
         cfg = copy.deepcopy(cfg)
         heatmap_config = cfg.setdefault("heatmap_config", {})

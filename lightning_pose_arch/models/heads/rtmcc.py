@@ -145,6 +145,7 @@ class RTMCCHead(BaseHead):
         num_keypoints: int | None,
         image_size: Sequence[int] | None = None,
         in_stride: float | None = None,
+        skeleton: Sequence[tuple[int, int]] | None = None,
     ) -> dict[str, Any]:
         cfg = copy.deepcopy(cfg)
         cfg.setdefault("in_channels", in_channels)
