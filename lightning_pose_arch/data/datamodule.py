@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats.dlc import DLCProject, read_project
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
+from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
 from lightning_pose_arch.data.transforms import (
     IMAGENET_NORMALIZATION,
     AugmentationConfig,
@@ -33,7 +34,11 @@ class PoseDataModule(L.LightningDataModule):
 
     Batches are :class:`~lightning_pose_arch.data.types.PoseBatch`: ``image
     [B, 3, H, W]``, ``keypoints [B, N, K, 3]`` in input pixels,
-    ``original_size [B, 2]`` and ``image_path``.
+    ``original_size [B, 2]`` and ``image_path``. In crop mode (``crop``
+    set) a sample is one individual's crop
+    (:class:`~lightning_pose_arch.data.types.TopDownSample`: ``keypoints
+    [B, 1, K, 3]`` in crop pixels, plus ``crop_matrix [B, 2, 3]``,
+    ``bboxes [B, 1, 4]`` and ``individual [B]``); the split is still by frame.
 
     Args:
         project_dir: DeepLabCut project folder (with ``config.yaml``).
@@ -53,6 +58,8 @@ class PoseDataModule(L.LightningDataModule):
             (default: inferred from names such as ``leftear``/``rightear``).
         normalization: Image ``mean``/``std`` (default: ImageNet).
         predict_split: Frames ``predict`` runs on.
+        crop: Top-down crop mode (one sample per labeled individual, cropped by its
+            padded keypoint box to ``image_size``); ``None`` feeds whole frames.
     """
 
     def __init__(
@@ -70,6 +77,7 @@ class PoseDataModule(L.LightningDataModule):
         flip_pairs: list[tuple[str, str]] | None = None,
         normalization: dict[str, list[float]] | None = None,
         predict_split: Literal["train", "val", "test", "all"] = "test",
+        crop: TopDownConfig | None = None,
     ) -> None:
         super().__init__()
         check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
@@ -88,13 +96,14 @@ class PoseDataModule(L.LightningDataModule):
         self.augmentation = augmentation or AugmentationConfig()
         self.flip_pairs = self._flip_pair_indices(flip_pairs)
         self.predict_split = predict_split
+        self.crop = crop
         self.split_file = Path(split_file) if split_file is not None else None
         fraction = train_fraction if train_fraction is not None else self._project_train_fraction()
         if self.split_file is not None and self.split_file.is_file():
             self.split = load_split(self.split_file, self.project.image_paths)
         else:
             self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
-        self.datasets: dict[str, PoseDataset] = {}
+        self.datasets: dict[str, PoseDataset | TopDownDataset] = {}
 
     @property
     def bodyparts(self) -> list[str]:
@@ -121,6 +130,7 @@ class PoseDataModule(L.LightningDataModule):
             "skeleton": self.skeleton,
             "image_size": list(self.image_size),
             "normalization": self.normalization,
+            "top_down": None if self.crop is None else {"padding": self.crop.padding},
         }
 
     def _project_train_fraction(self) -> float:
@@ -148,10 +158,13 @@ class PoseDataModule(L.LightningDataModule):
         names = {*SPLITS, "all"}
         self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
 
-    def _dataset(self, split: str, transform: Any) -> PoseDataset:
+    def _dataset(self, split: str, transform: Any) -> PoseDataset | TopDownDataset:
         paths = self.project.image_paths if split == "all" else self.split[split]
         row = {path: i for i, path in enumerate(self.project.image_paths)}
         keypoints = self.project.keypoints[[row[p] for p in paths]] if paths else np.zeros((0, 1, 1, 3), np.float32)
+        if self.crop is not None:
+            return TopDownDataset(self.project.root, list(paths), keypoints, self.image_size, transform,
+                                  padding=self.crop.padding)
         return PoseDataset(self.project.root, list(paths), keypoints, transform)
 
     def _save_split(self) -> None:

@@ -13,6 +13,7 @@ inverse (batched torch) to bring predictions back to file pixels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,25 @@ from torch.utils.data import Dataset
 from lightning_pose_arch.data.dataset import read_image
 from lightning_pose_arch.data.transforms import KeypointTransform
 from lightning_pose_arch.data.types import TopDownSample
+
+
+@dataclass(frozen=True)
+class TopDownConfig:
+    """Crop mode of :class:`~lightning_pose_arch.data.datamodule.PoseDataModule`: one sample per individual.
+
+    Each labeled individual is cropped by its box (from its keypoints, enlarged by
+    ``padding``), warped to the model input size keeping the aspect ratio; metrics
+    and predictions are mapped back to the image files' pixels.
+
+    Attributes:
+        padding: Factor applied to the tight keypoint box's width and height (>= 1 keeps every keypoint inside).
+    """
+
+    padding: float = 1.25
+
+    def __post_init__(self) -> None:
+        if self.padding < 1.0:
+            raise ValueError(f"top-down padding must be >= 1 (keypoints would fall outside the crop), got {self.padding}")
 
 
 def bbox_from_keypoints(keypoints: torch.Tensor, padding: float = 1.25, min_size: float = 1.0) -> torch.Tensor:

@@ -37,6 +37,23 @@ def predictions_to_table(
     return pd.DataFrame(keypoints.reshape(num_frames, -1).astype(np.float64), index=index, columns=columns)
 
 
+def crops_to_frames(
+    keypoints: np.ndarray, image_paths: list[str], individuals: np.ndarray, num_individuals: int
+) -> tuple[list[str], np.ndarray]:
+    """Per-crop predictions ``[C, 1, K, 3]`` → per-frame ``[F, N, K, 3]`` (frames in first-seen order).
+
+    Crop ``c`` of frame ``image_paths[c]`` fills individual ``individuals[c]``; individuals
+    without a crop in a frame are NaN with likelihood 0 (not found, as DeepLabCut writes them).
+    """
+    frames = list(dict.fromkeys(image_paths))
+    row = {path: i for i, path in enumerate(frames)}
+    out = np.full((len(frames), num_individuals, keypoints.shape[2], 3), np.nan)
+    out[..., 2] = 0.0
+    rows = np.array([row[path] for path in image_paths], dtype=np.int64)
+    out[rows, np.asarray(individuals, dtype=np.int64)] = keypoints[:, 0]
+    return frames, out
+
+
 def write_predictions(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     """Write ``<stem>.h5`` and ``<stem>.csv`` atomically; return both paths."""
     stem = Path(stem)

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lightning_pose_arch.inference.plots import plot_predictions
-from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+from lightning_pose_arch.inference.tables import crops_to_frames, predictions_to_table, write_predictions
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -20,7 +20,8 @@ class PredictionWriter(BasePredictionWriter):
     ``lpa`` adds this callback by default, writing to ``<trainer log dir>/predictions``.
 
     Keypoints are in the image files' pixels; the table follows DeepLabCut's
-    layout, so DeepLabCut tools read it.
+    layout, so DeepLabCut tools read it. Crop-mode predictions (one per
+    individual) are gathered back into one row per frame.
 
     Args:
         output_dir: Folder for the outputs (created if missing); default ``<trainer log dir>/predictions``.
@@ -42,6 +43,9 @@ class PredictionWriter(BasePredictionWriter):
         keypoints = torch.cat([b["keypoints"] for b in batches]).cpu().numpy().astype(np.float64)
         image_paths = [path for b in batches for path in b["image_path"]]
         info = pl_module.dataset_info
+        if batches and "individual" in batches[0]:  # crop mode: one row per individual's crop
+            individuals = torch.cat([b["individual"] for b in batches]).cpu().numpy()
+            image_paths, keypoints = crops_to_frames(keypoints, image_paths, individuals, len(info["individuals"]))
         table = predictions_to_table(keypoints, image_paths, info["bodyparts"], info["individuals"], self.scorer)
         output_dir = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
         self.written = write_predictions(table, output_dir / "predictions")

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torchmetrics import MetricCollection
 
+from lightning_pose_arch.data.topdown import uncrop_keypoints
 from lightning_pose_arch.data.transforms import input_to_original
 from lightning_pose_arch.data.types import ModelOutputs, PoseBatch
 from lightning_pose_arch.lit.metrics import PCK, MeanPixelError, RootMeanSquareError
@@ -135,25 +136,35 @@ class PoseLitModule(L.LightningModule):
                  on_step=stage == "train", on_epoch=True, sync_dist=stage != "train")
         if stage in EVAL_STAGES:
             predicted = self._keypoints_in_original_pixels(outputs, batch)
-            target = input_to_original(batch["keypoints"], batch["original_size"], self._input_size(batch))
+            target = self._to_original_pixels(batch["keypoints"], batch)
             self.metrics[stage].update(predicted, target)
             self.log_dict(self.metrics[stage], batch_size=batch_size, on_epoch=True, prog_bar=True)
         return losses["total"]
 
-    def _input_size(self, batch: PoseBatch) -> tuple[int, int]:
-        return int(batch["image"].shape[-2]), int(batch["image"].shape[-1])
+    @staticmethod
+    def _to_original_pixels(keypoints: torch.Tensor, batch: PoseBatch) -> torch.Tensor:
+        """``[B, N, K, 3]`` from network-input (or crop) pixels to the image files' pixels."""
+        if "crop_matrix" in batch:
+            return uncrop_keypoints(keypoints, batch["crop_matrix"]).to(keypoints.dtype)
+        input_size = (int(batch["image"].shape[-2]), int(batch["image"].shape[-1]))
+        return input_to_original(keypoints, batch["original_size"], input_size)
 
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch) -> torch.Tensor:
         """First head's keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels."""
         model = self._require_model()
         first_head = next(iter(model.heads))
-        keypoints = model.predict(outputs)[first_head]["keypoints"]
-        return input_to_original(keypoints, batch["original_size"], self._input_size(batch))
+        return self._to_original_pixels(model.predict(outputs)[first_head]["keypoints"], batch)
 
     def predict_step(self, batch: PoseBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
-        """``{"keypoints": [B, N, K, 3] (x, y, score) in file pixels, "image_path": [B]}``."""
+        """``{"keypoints": [B, N, K, 3] (x, y, score) in file pixels, "image_path": [B]}``.
+
+        In crop mode each row is one individual's crop (``N = 1``) and ``"individual" [B]`` says which.
+        """
         outputs = self(batch["image"])
-        return {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
+        result = {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
+        if "individual" in batch:
+            result["individual"] = batch["individual"]
+        return result
 
     def configure_optimizers(self) -> Any:
         cfg = self.hparams["cfg"]

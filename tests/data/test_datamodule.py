@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.data.topdown import TopDownConfig, uncrop_keypoints
 from lightning_pose_arch.registry import ConfigError
 
 
@@ -140,3 +141,27 @@ def test_openfield_split(openfield: Path) -> None:
     datamodule = PoseDataModule(openfield, num_workers=0)
     assert [len(datamodule.split[s]) for s in ("train", "val", "test")] == [99, 11, 6]
     assert datamodule.flip_pairs == [(1, 2)]
+
+
+def test_crop_mode_gives_one_crop_per_labeled_individual(synthetic_project: Path) -> None:
+    datamodule = make_datamodule(synthetic_project, image_size=(64, 64), crop=TopDownConfig(padding=1.5))
+    datamodule.setup("fit")
+    labeled_frames = int((datamodule.project.keypoints[..., 2] > 0).any(axis=(1, 2)).sum())
+    assert len(datamodule.datasets["all"]) == labeled_frames  # one animal per frame
+    batch = next(iter(datamodule.val_dataloader()))
+    assert batch["image"].shape[1:] == (3, 64, 64)
+    assert batch["keypoints"].shape[1:] == (1, 4, 3)
+    assert batch["crop_matrix"].shape[1:] == (2, 3) and batch["bboxes"].shape[1:] == (1, 4)
+    assert batch["individual"].tolist() == [0] * len(batch["individual"])
+    assert datamodule.dataset_info()["top_down"] == {"padding": 1.5}
+    rows = [datamodule.project.image_paths.index(path) for path in batch["image_path"]]
+    labels = torch.from_numpy(datamodule.project.keypoints[rows]).double()
+    labeled = labels[..., 2] > 0
+    back = uncrop_keypoints(batch["keypoints"].double(), batch["crop_matrix"])
+    torch.testing.assert_close(back[..., :2][labeled], labels[..., :2][labeled], atol=1e-3, rtol=0)
+    assert (batch["keypoints"][..., :2][labeled] >= 0).all() and (batch["keypoints"][..., :2][labeled] < 64).all()
+
+
+def test_crop_padding_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="padding must be >= 1"):
+        TopDownConfig(padding=0.9)

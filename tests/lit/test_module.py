@@ -1,11 +1,15 @@
 from pathlib import Path
 
 import lightning as L
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from helpers import heatmap_model_cfg
 from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.data.topdown import TopDownConfig
+from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError
 
@@ -70,3 +74,42 @@ def test_model_needs_dataset_info() -> None:
     module = PoseLitModule(cfg())
     with pytest.raises(RuntimeError, match="dataset_info"):
         module(torch.zeros(1, 3, 64, 64))
+
+
+RTMCC_HEAD = {
+    "type": "RTMCCHead", "hidden_dims": 16, "gau_attention_dims": 8, "predictor": {"type": "SimCCPredictor"},
+    "target_generator": {"type": "SimCCGenerator"}, "criterion": {"type": "KLDiscreteLoss"},
+}
+
+
+@pytest.mark.parametrize("head", ["HeatmapHead", "RTMCCHead"])
+def test_crop_mode_trains_evaluates_and_predicts_in_file_pixels(synthetic_project: Path, tmp_path: Path,
+                                                                head: str) -> None:
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 64), num_workers=0, batch_size=4,
+                                val_fraction=0.25, predict_split="all", crop=TopDownConfig())
+    model_cfg = heatmap_model_cfg()
+    if head == "RTMCCHead":
+        model_cfg["heads"]["bodypart"] = RTMCC_HEAD
+    writer = PredictionWriter(output_dir=tmp_path / "predictions")
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, default_root_dir=tmp_path, enable_progress_bar=False,
+                        callbacks=[writer], logger=False, enable_checkpointing=False)
+    module = PoseLitModule({"model": model_cfg})
+    trainer.fit(module, datamodule)
+    assert {"val/mean_pixel_error", "val/pck"} <= set(trainer.callback_metrics)
+    trainer.predict(module, datamodule)
+    table = pd.read_hdf(writer.written[0])
+    labeled = [p for p, k in zip(datamodule.project.image_paths, datamodule.project.keypoints) if (k[..., 2] > 0).any()]
+    assert sorted(table.index) == sorted(labeled)  # crops gathered back into one row per frame
+    xy = table.xs("x", level="coords", axis=1).to_numpy()
+    assert np.isfinite(xy).all() and (xy >= -1).all() and (xy <= 128).all()  # file pixels (128 wide)
+
+
+def test_crop_mode_labels_map_back_to_file_pixels_exactly(synthetic_project: Path) -> None:
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 64), num_workers=0, batch_size=16,
+                                predict_split="all", crop=TopDownConfig())
+    batch = next(iter(datamodule.predict_dataloader()))
+    back = PoseLitModule._to_original_pixels(batch["keypoints"], batch)
+    rows = [datamodule.project.image_paths.index(path) for path in batch["image_path"]]
+    labels = torch.from_numpy(datamodule.project.keypoints[rows])
+    labeled = labels[..., 2] > 0
+    torch.testing.assert_close(back[..., :2][labeled], labels[..., :2][labeled], atol=1e-3, rtol=0)
