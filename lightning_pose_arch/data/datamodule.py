@@ -13,7 +13,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
-from lightning_pose_arch.data.formats.dlc import DLCProject, read_project
+from lightning_pose_arch.data.formats.base import LabeledData
+from lightning_pose_arch.data.formats.dlc import read_project
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
 from lightning_pose_arch.data.transforms import (
@@ -87,7 +88,7 @@ class PoseDataModule(L.LightningDataModule):
             raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
         if num_workers < 0:
             raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
-        self.project: DLCProject = read_project(project_dir)
+        self.project: LabeledData = read_project(project_dir)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size

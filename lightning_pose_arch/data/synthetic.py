@@ -12,14 +12,18 @@ from typing import Literal
 
 import cv2
 import numpy as np
-import pandas as pd
-import yaml
 
-from lightning_pose_arch.data.formats.dlc import write_table
+from lightning_pose_arch.data.formats.base import VISIBLE, LabeledData
+from lightning_pose_arch.data.formats.dlc import SINGLE_INDIVIDUAL, write_project
 
 DEFAULT_BODYPARTS = ("snout", "leftear", "rightear", "tailbase")
 SCORER = "synth"
 VIDEO = "synthvideo"
+# One marker colour per bodypart (RGB); saturated, so unlike the grey bodies and dark backgrounds.
+MARKER_COLORS = (
+    (255, 60, 60), (60, 255, 60), (60, 60, 255), (255, 255, 60),
+    (255, 60, 255), (60, 255, 255), (255, 160, 40), (160, 60, 255),
+)
 # Body-frame offsets (along, across the body axis) as fractions of the body length.
 _LAYOUT = {"snout": (0.5, 0.0), "leftear": (0.3, -0.12), "rightear": (0.3, 0.12), "tailbase": (-0.5, 0.0)}
 
@@ -45,11 +49,25 @@ def _draw(keypoints: np.ndarray, height: int, width: int, rng: np.random.Generat
     axes = (int(np.linalg.norm(end - start) / 2), int(np.linalg.norm(end - start) / 5))
     angle = float(np.degrees(np.arctan2(*(end - start)[::-1])))
     cv2.ellipse(image, center, axes, angle, 0, 360, (120, 120, 120), -1)
-    colors = [(255, 60, 60), (60, 255, 60), (60, 60, 255), (255, 255, 60), (255, 60, 255), (60, 255, 255)]
-    radius = max(2, min(height, width) // 32)
-    for k, (x, y) in enumerate(keypoints):
-        cv2.circle(image, (int(round(x)), int(round(y))), radius, colors[k % len(colors)], -1)
+    draw_markers(image, keypoints, radius=max(2, min(height, width) // 32))
     return image
+
+
+def draw_markers(image: np.ndarray, points: np.ndarray, radius: int, first_color: int = 0) -> None:
+    """Draw a filled disc centred on each of ``points [K, 2]`` (rounded to the nearest pixel) into ``image``.
+
+    Point k gets ``MARKER_COLORS[(first_color + k) % 8]``; discs are not
+    anti-aliased, so the pixel under a point has exactly its colour.
+    """
+    for k, (x, y) in enumerate(points):
+        color = MARKER_COLORS[(first_color + k) % len(MARKER_COLORS)]
+        cv2.circle(image, (int(round(x)), int(round(y))), radius, color, -1)
+
+
+def write_rgb(path: Path, image: np.ndarray) -> None:
+    """Write an RGB ``[H, W, 3]`` uint8 image (format from the suffix)."""
+    if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
+        raise OSError(f"could not write image {path}")
 
 
 def make_synthetic_project(
@@ -77,18 +95,20 @@ def make_synthetic_project(
     rng = np.random.default_rng(seed)
     folder = root / "labeled-data" / VIDEO
     folder.mkdir(parents=True, exist_ok=True)
-    rows, index = [], []
-    for frame in range(num_frames):
-        keypoints = _body_keypoints(rng, len(bodyparts), height, width)
-        cv2.imwrite(str(folder / f"img{frame:04d}.png"), _draw(keypoints, height, width, rng)[..., ::-1])
-        keypoints[rng.random(len(bodyparts)) < missing_fraction] = np.nan
-        rows.append(keypoints.reshape(-1))
-        index.append(f"labeled-data/{VIDEO}/img{frame:04d}.png")
-    columns = pd.MultiIndex.from_product([[SCORER], list(bodyparts), ["x", "y"]], names=["scorer", "bodyparts", "coords"])
-    write_table(pd.DataFrame(np.array(rows), index=index, columns=columns), folder / f"CollectedData_{SCORER}.{label_format}")
+    paths, keypoints = [f"labeled-data/{VIDEO}/img{frame:04d}.png" for frame in range(num_frames)], []
+    for path in paths:
+        points = _body_keypoints(rng, len(bodyparts), height, width)
+        write_rgb(root / path, _draw(points, height, width, rng))
+        visibility = np.where(rng.random(len(bodyparts)) < missing_fraction, 0, VISIBLE)
+        keypoints.append(np.concatenate([points * (visibility[:, None] > 0), visibility[:, None]], axis=1))
     config = {
         "Task": "synthetic", "scorer": SCORER, "multianimalproject": False, "bodyparts": list(bodyparts),
         "skeleton": [[bodyparts[0], bodyparts[-1]]], "TrainingFraction": [0.75], "pcutoff": 0.4,
     }
-    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    return root
+    data = LabeledData(
+        root=root, config=config, bodyparts=list(bodyparts), individuals=[SINGLE_INDIVIDUAL], image_paths=paths,
+        keypoints=np.stack(keypoints)[:, None].astype(np.float32), unique_bodyparts=[],
+        unique_keypoints=np.zeros((num_frames, 1, 0, 3), np.float32), skeleton=config["skeleton"],
+        flip_pairs=None, sigmas=None, bboxes=None,
+    )
+    return write_project(data, root, label_formats=(label_format,))

@@ -2,12 +2,15 @@
 
 All take ``preds`` and ``target`` ``[B, N, K, 3]`` (x, y, score/visibility)
 in the same pixel space; only labeled target keypoints (visibility > 0)
-count. Individuals are matched by index (single-animal).
+count. Individuals are matched by index (single-animal), except in the
+``Matched*`` metrics, which first pair them optimally (multi-animal).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from torchmetrics import Metric
 
 
@@ -78,3 +81,82 @@ class PCK(_DistanceMetric):
 
     def compute(self) -> torch.Tensor:
         return self.mean()
+
+
+def match_individuals(preds: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The predicted individual assigned to each target individual, ``[B, Nt]`` long (-1: none).
+
+    Per image, a minimum-cost one-to-one assignment (``linear_sum_assignment``)
+    where the cost of (target t, prediction p) is the mean distance over t's
+    labeled keypoints. Empty prediction slots (all zeros) and targets without a
+    labeled keypoint take no part; with more targets than predictions, some
+    targets stay at -1. There is no distance limit: while predictions are
+    left, every target gets one, so a false positive paired with a missed
+    individual adds its (large) error.
+
+    Args:
+        preds: ``[B, Np, K, 3]`` x, y, score (finite).
+        target: ``[B, Nt, K, 3]`` x, y, visibility.
+    """
+    labeled = target[..., 2] > 0  # [B, Nt, K]
+    distances = torch.linalg.vector_norm(target[:, :, None, :, :2] - preds[:, None, :, :, :2], dim=-1)
+    distances = torch.where(labeled[:, :, None], distances, 0.0)  # unlabeled coordinates may be NaN
+    cost = (distances.sum(dim=-1) / labeled.sum(dim=-1, keepdim=True).clamp_min(1)).detach().cpu().numpy()
+    targets_valid = labeled.any(dim=-1).cpu().numpy()
+    preds_valid = (preds != 0).flatten(2).any(dim=-1).cpu().numpy()
+    index = np.full(labeled.shape[:2], -1)
+    for b in range(len(cost)):  # the assignment itself is one scipy call per image
+        rows, cols = np.flatnonzero(targets_valid[b]), np.flatnonzero(preds_valid[b])
+        assigned_rows, assigned_cols = linear_sum_assignment(cost[b][np.ix_(rows, cols)])
+        index[b, rows[assigned_rows]] = cols[assigned_cols]
+    return torch.from_numpy(index).to(preds.device)
+
+
+def align_individuals(preds: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Predictions reordered onto the targets by :func:`match_individuals`.
+
+    Returns:
+        ``(aligned [B, Nt, K, 3], target [B, Nt, K, 3], unmatched)``: the prediction matched
+        to each target individual; the target with the visibility of unmatched individuals
+        set to 0; and the number of unmatched labeled target individuals (0-dim long).
+    """
+    index = match_individuals(preds, target)
+    matched = index >= 0
+    gather_index = index.clamp_min(0)[..., None, None].expand(-1, -1, *preds.shape[2:])
+    aligned = preds.gather(1, gather_index)
+    visibility = torch.where(matched[..., None], target[..., 2], 0.0)
+    unmatched = (~matched & (target[..., 2] > 0).any(dim=-1)).sum()
+    return aligned, torch.cat([target[..., :2], visibility[..., None]], dim=-1), unmatched
+
+
+class _MatchedDistanceMetric(_DistanceMetric):
+    """Multi-animal variant: individuals are paired by :func:`align_individuals` before measuring.
+
+    The keypoints of target individuals left without a prediction are excluded
+    from the mean; how many such individuals there were is kept in ``num_unmatched``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("num_unmatched", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        aligned, target, unmatched = align_individuals(preds, target)
+        self.num_unmatched += unmatched
+        super().update(aligned, target)
+
+
+class MatchedRootMeanSquareError(_MatchedDistanceMetric, RootMeanSquareError):
+    """Root-mean-square distance of labeled keypoints, in pixels, after optimally pairing individuals.
+
+    ``update(preds [B, Np, K, 3], target [B, Nt, K, 3])``; see :func:`match_individuals`.
+    Unmatched target individuals are excluded and counted in ``num_unmatched``.
+    """
+
+
+class MatchedMeanPixelError(_MatchedDistanceMetric, MeanPixelError):
+    """Mean Euclidean distance of labeled keypoints, in pixels, after optimally pairing individuals.
+
+    ``update(preds [B, Np, K, 3], target [B, Nt, K, 3])``; see :func:`match_individuals`.
+    Unmatched target individuals are excluded and counted in ``num_unmatched``.
+    """
