@@ -3,6 +3,7 @@
     lpa fit --config experiments/openfield_resnet50_heatmap.yaml
     lpa test --config experiments/openfield_resnet50_heatmap.yaml --ckpt_path runs/.../best.ckpt
     lpa predict --config ... --ckpt_path ...    (writes <log dir>/predictions/predictions.{h5,csv,png})
+    lpa detector fit --config experiments/openfield_fasterrcnn_detector.yaml   (boxes for top-down models)
     lpa demo --out lpa_demo                      (train briefly on the bundled example, predict, plot)
     lpa analyze --checkpoint CKPT video.mp4 ...  (DeepLabCut-layout .h5/.csv next to each input)
     lpa label-video video.mp4 --predictions video_<model>.h5
@@ -30,17 +31,20 @@ from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.data.formats.dlc import load_yaml
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, PoseCheckpoint, find_last_checkpoint
+from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
 
 
-def default_checkpoint() -> PoseCheckpoint:
-    """Keep the best checkpoint by validation mean pixel error (the latest without validation), and the last one."""
-    return PoseCheckpoint(monitor="val/mean_pixel_error", mode="min", save_last=True,
+def default_checkpoint(monitor: str = "val/mean_pixel_error", mode: str = "min") -> PoseCheckpoint:
+    """Keep the best checkpoint by ``monitor`` (the latest without validation), and the last one."""
+    return PoseCheckpoint(monitor=monitor, mode=mode, save_last=True,
                           filename="best-{epoch:03d}", auto_insert_metric_name=False)
 
 
 class PoseCLI(LightningCLI):
     """LightningCLI over :class:`PoseLitModule` and :class:`PoseDataModule`; ``--ckpt_path last`` finds earlier runs."""
+
+    checkpoint_monitor = ("val/mean_pixel_error", "min")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The configured Trainer, plus defaults for what the config leaves out.
@@ -53,7 +57,7 @@ class PoseCLI(LightningCLI):
         callbacks, plugins = _as_list(config.get("callbacks")), _as_list(config.get("plugins"))
         has_checkpoint = any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
         if config.get("enable_checkpointing") is not False and not has_checkpoint:
-            callbacks.append(default_checkpoint())
+            callbacks.append(default_checkpoint(*self.checkpoint_monitor))
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
             plugins.append(AtomicCheckpointIO())
         return super().instantiate_trainer(**{"callbacks": callbacks, "plugins": plugins, **kwargs})
@@ -75,6 +79,15 @@ class PoseCLI(LightningCLI):
             # none yet: Lightning warns and starts from scratch (set-and-forget resuming)
             kwargs["ckpt_path"] = find_last_checkpoint(self.trainer) or "last"
         return kwargs
+
+
+class DetectorCLI(PoseCLI):
+    """``lpa detector fit|validate|test``: :class:`DetectorLitModule` on a :class:`PoseDataModule`'s whole frames.
+
+    The best checkpoint is the one with the highest validation box mAP.
+    """
+
+    checkpoint_monitor = ("val/map", "max")
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -101,6 +114,9 @@ def main(args: list[str] | None = None) -> PoseCLI | None:
         COMMANDS[args[0]](args[1:])
         return None
     check_config_files(args)
+    if args[:1] == ["detector"]:
+        return DetectorCLI(DetectorLitModule, PoseDataModule, args=args[1:], save_config_kwargs={"overwrite": True},
+                           auto_configure_optimizers=False)
     return PoseCLI(
         PoseLitModule,
         PoseDataModule,

@@ -39,10 +39,12 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: next to each input)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--detector", default=None,
+                        help="detector checkpoint (lpa detector fit) for a top-down pose model")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
-                        trust_checkpoint=options.trust_checkpoint):
+                        trust_checkpoint=options.trust_checkpoint, detector=options.detector):
         print(f"wrote {path}")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from lightning_pose_arch.data.dataset import read_image
@@ -121,6 +122,27 @@ def warp_image(image: np.ndarray, matrix: torch.Tensor, input_size: Sequence[int
     height, width = int(input_size[0]), int(input_size[1])
     return cv2.warpAffine(image, matrix.detach().cpu().double().numpy(), (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def warp_crops(images: torch.Tensor, matrix: torch.Tensor, input_size: Sequence[int]) -> torch.Tensor:
+    """Batched, on-device :func:`warp_image`: ``images [B, C, H0, W0]``, ``matrix [B, N, 2, 3]`` → ``[B, N, C, H, W]``.
+
+    Bilinear, zeros outside the image, the same pixel-center convention as
+    :func:`cv2.warpAffine` (so crops match the ones the model was trained on).
+    """
+    height, width = int(input_size[0]), int(input_size[1])
+    batch, num = matrix.shape[:2]
+    inverse = invert_affine(matrix.double()).to(images.dtype)  # crop pixels → file pixels
+    ys, xs = torch.meshgrid(torch.arange(height, device=images.device, dtype=images.dtype),
+                            torch.arange(width, device=images.device, dtype=images.dtype), indexing="ij")
+    crop_xy1 = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1)  # [H, W, 3]
+    file_xy = torch.einsum("bnij,hwj->bnhwi", inverse, crop_xy1)  # [B, N, H, W, 2]
+    file_size = torch.tensor([images.shape[-1], images.shape[-2]], device=images.device, dtype=images.dtype)
+    grid = (2 * file_xy + 1) / file_size - 1  # grid_sample's align_corners=False normalization
+    sources = images[:, None].expand(-1, num, -1, -1, -1).reshape(batch * num, *images.shape[1:])
+    crops = F.grid_sample(sources, grid.reshape(batch * num, height, width, 2), mode="bilinear",
+                          padding_mode="zeros", align_corners=False)
+    return crops.reshape(batch, num, images.shape[1], height, width)
 
 
 class TopDownDataset(Dataset[TopDownSample]):

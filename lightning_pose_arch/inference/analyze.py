@@ -10,7 +10,9 @@ from tqdm.auto import tqdm
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+from lightning_pose_arch.inference.topdown import TopDownInferencer, load_detector
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.registry import ConfigError
 
 
 def model_name(module: PoseLitModule, checkpoint: str | Path | None) -> str:
@@ -22,7 +24,7 @@ def model_name(module: PoseLitModule, checkpoint: str | Path | None) -> str:
     return f"{name}_{Path(checkpoint).stem}" if checkpoint is not None else name
 
 
-def predict_source(inferencer: Inferencer, source: FrameSource, batch_size: int = 8, progress: bool = True) -> np.ndarray:
+def predict_source(inferencer: Inferencer | TopDownInferencer, source: FrameSource, batch_size: int = 8, progress: bool = True) -> np.ndarray:
     """Keypoints ``[F, N, K, 3]`` (x, y, likelihood) for every frame of ``source``, streamed."""
     results = []
     with tqdm(total=len(source), unit="frame", desc=source.stem, disable=not progress) as bar:
@@ -34,6 +36,22 @@ def predict_source(inferencer: Inferencer, source: FrameSource, batch_size: int 
     return np.concatenate(results).astype(np.float64)
 
 
+def build_inferencer(
+    module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool
+) -> Inferencer | TopDownInferencer:
+    """Whole-frame inference, or detector → crops → pose for a model trained on top-down crops."""
+    top_down = bool(module.dataset_info.get("top_down"))
+    if top_down and detector is None:
+        raise ConfigError(f"{checkpoint} is a top-down model (trained on crops of each individual): pass a detector "
+                          "checkpoint (lpa analyze --detector DETECTOR.ckpt; train one with `lpa detector fit`)")
+    if not top_down and detector is not None:
+        raise ConfigError(f"{checkpoint} was trained on whole frames: --detector is only for top-down models "
+                          "(trained with data.crop)")
+    if detector is None:
+        return Inferencer(module)
+    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint))
+
+
 def analyze(
     checkpoint: str | Path,
     paths: list[str | Path],
@@ -42,6 +60,7 @@ def analyze(
     device: str = "auto",
     progress: bool = True,
     trust_checkpoint: bool = False,
+    detector: str | Path | None = None,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -50,13 +69,15 @@ def analyze(
     bodyparts / coords`` (x, y, likelihood) in the frames' pixels, rows
     frame numbers (videos) or file names (images). Files are written
     atomically: an interrupted run leaves no partial file. ``trust_checkpoint``: see
-    :func:`~lightning_pose_arch.inference.runner.load_module`.
+    :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model
+    (trained with ``data.crop``) needs ``detector``, a checkpoint of ``lpa detector fit``
+    (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
     module = load_module(checkpoint, device, trust_checkpoint)
-    inferencer = Inferencer(module)
+    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint)
     scorer = model_name(module, checkpoint)
     info = module.dataset_info
     written: list[Path] = []

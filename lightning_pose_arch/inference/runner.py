@@ -79,6 +79,18 @@ def batched(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarra
         yield np.stack(batch)
 
 
+def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``[B, H0, W0, 3]`` uint8 RGB → ``[B, 3, H0, W0]`` float in [0, 1] on ``device``."""
+    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float() / 255.0
+
+
+def normalize(images: torch.Tensor, normalization: dict[str, list[float]]) -> torch.Tensor:
+    """``[B, 3, H, W]`` in [0, 1] → normalized with the training ``mean``/``std``."""
+    mean = torch.tensor(normalization["mean"], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(normalization["std"], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
 class Inferencer:
     """Run a trained model on raw frames.
 
@@ -96,8 +108,6 @@ class Inferencer:
         self.module = module.eval()
         info = module.dataset_info
         self.image_size = tuple(info["image_size"])
-        self.mean = torch.tensor(info["normalization"]["mean"]).view(1, 3, 1, 1)
-        self.std = torch.tensor(info["normalization"]["std"]).view(1, 3, 1, 1)
 
     @property
     def device(self) -> torch.device:
@@ -105,9 +115,9 @@ class Inferencer:
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         """``[B, H0, W0, 3]`` uint8 → ``[B, 3, H, W]`` normalized, on the model's device."""
-        images = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float() / 255.0
-        images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
-        return (images - self.mean.to(self.device)) / self.std.to(self.device)
+        images = F.interpolate(frames_to_tensor(frames, self.device), size=self.image_size, mode="bilinear",
+                               align_corners=False)
+        return normalize(images, self.module.dataset_info["normalization"])
 
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> torch.Tensor:

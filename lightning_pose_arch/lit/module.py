@@ -15,7 +15,7 @@ from lightning_pose_arch.data.topdown import uncrop_keypoints
 from lightning_pose_arch.data.transforms import input_to_original
 from lightning_pose_arch.data.types import ModelOutputs, PoseBatch
 from lightning_pose_arch.lit.metrics import PCK, MeanPixelError, RootMeanSquareError
-from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler
+from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, did_you_mean
 
@@ -35,9 +35,7 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
     unknown = set(cfg.get("metrics") or {}) - {"pck_threshold"}
     if unknown:
         raise ConfigError(f"PoseLitModule cfg.metrics has unknown keys {sorted(unknown)}; valid: ['pck_threshold']")
-    probe = build_optimizer(cfg.get("optimizer") or DEFAULT_OPTIMIZER, [nn.Parameter(torch.zeros(1))])
-    if cfg.get("scheduler"):
-        build_scheduler(cfg["scheduler"], probe)  # fail at construction, not after the first epoch
+    check_optimization(cfg, DEFAULT_OPTIMIZER)
 
 
 class PoseLitModule(L.LightningModule):

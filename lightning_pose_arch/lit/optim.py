@@ -39,3 +39,10 @@ def build_scheduler(cfg: Mapping[str, Any], optimizer: torch.optim.Optimizer) ->
     check_keys(cls, {"optimizer": None, **kwargs}, where=f"scheduler {cls.__name__}")
     check_types(cls, kwargs, where=f"scheduler {cls.__name__}")
     return {"scheduler": cls(optimizer, **kwargs), **lightning_keys}
+
+
+def check_optimization(cfg: Mapping[str, Any], default_optimizer: Mapping[str, Any]) -> None:
+    """Build ``cfg``'s optimizer and scheduler on a dummy parameter: bad names or arguments fail now, not mid-fit."""
+    probe = build_optimizer(cfg.get("optimizer") or default_optimizer, [torch.nn.Parameter(torch.zeros(1))])
+    if cfg.get("scheduler"):
+        build_scheduler(cfg["scheduler"], probe)

@@ -17,6 +17,7 @@ from lightning_pose_arch.data.topdown import (
     crop_transform,
     invert_affine,
     uncrop_keypoints,
+    warp_crops,
     warp_image,
 )
 from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION, build_eval_transform
@@ -109,3 +110,17 @@ def test_topdown_dataset_on_a_synthetic_project(synthetic_project: Path):
         expected = torch.from_numpy(keypoints[frame, individual, labeled, :2])
         assert (back[i, 0, torch.from_numpy(labeled), :2] - expected).abs().max().item() < 1e-3
         assert torch.equal(batch["keypoints"][i, 0, :, 2] > 0, torch.from_numpy(labeled))
+
+
+def test_warp_crops_matches_the_training_crops():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(48, 80, 3), dtype=np.uint8)
+    boxes = torch.tensor([[[10.0, 5.0, 30.0, 20.0], [50.5, 20.25, 12.0, 25.0]]], dtype=torch.float64)
+    matrix = crop_transform(boxes, (32, 24))  # [1, 2, 2, 3]
+    crops = warp_crops(torch.from_numpy(image).permute(2, 0, 1)[None].float(), matrix, (32, 24))
+    assert crops.shape == (1, 2, 3, 32, 24)
+    for n in range(2):
+        expected = warp_image(image, matrix[0, n], (32, 24)).astype(np.float32)
+        got = crops[0, n].permute(1, 2, 0).numpy()
+        assert np.abs(got - expected).max() <= 1.0  # cv2 rounds to uint8 with fixed-point weights
+        assert np.abs(got - expected).mean() < 0.3
