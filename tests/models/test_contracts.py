@@ -22,6 +22,8 @@ MEMBERS = [pytest.param(reg, name, id=f"{reg.name}.{name}") for reg in ALL_REGIS
 # required arguments fails test_member_builds_from_minimal_config until it is added here.
 MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
     "HEADS": {
+        "DEKRHead": dict(type="DEKRHead", predictor=dict(type="DEKRPredictor"),
+                         target_generator=dict(type="DEKRGenerator", num_keypoints=17), in_channels=16, num_keypoints=17),
         "HeatmapHead": SEED_HEAD_CFG,
         "RTMCCHead": dict(type="RTMCCHead", predictor=dict(type="SimCCPredictor"),
                           target_generator=dict(type="SimCCGenerator"), criterion=dict(type="KLDiscreteLoss"),
@@ -35,6 +37,7 @@ MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
     },
     "DETECTORS": {"FasterRCNN": dict(type="FasterRCNN", variant="mobilenet_v3_large_320_fpn")},  # the smallest
     "TARGET_GENERATORS": {
+        "DEKRGenerator": dict(type="DEKRGenerator", num_keypoints=3),
         "HeatmapGaussianGenerator": dict(type="HeatmapGaussianGenerator", num_heatmaps=3),
         "HeatmapPlateauGenerator": dict(type="HeatmapPlateauGenerator", num_heatmaps=3),
     },
