@@ -2,6 +2,7 @@
 
 from lightning_pose_arch.models.heads.base import HEADS, BaseHead
 from lightning_pose_arch.models.heads.heatmap import HeatmapHead
+from lightning_pose_arch.models.heads.paf import PAFHead
 from lightning_pose_arch.models.heads.rtmcc import RTMCCHead
 
-__all__ = ["HEADS", "BaseHead", "HeatmapHead", "RTMCCHead"]
+__all__ = ["HEADS", "BaseHead", "HeatmapHead", "PAFHead", "RTMCCHead"]
