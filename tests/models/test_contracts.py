@@ -25,6 +25,11 @@ MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
         "DEKRHead": dict(type="DEKRHead", predictor=dict(type="DEKRPredictor"),
                          target_generator=dict(type="DEKRGenerator", num_keypoints=17), in_channels=16, num_keypoints=17),
         "HeatmapHead": SEED_HEAD_CFG,
+        "PAFHead": dict(type="PAFHead", edges=[[k, k + 1] for k in range(16)],
+                        predictor=dict(type="PartAffinityFieldPredictor", edges=[[k, k + 1] for k in range(16)]),
+                        target_generator=dict(type="PAFGenerator", num_heatmaps=17,
+                                              edges=[[k, k + 1] for k in range(16)]),
+                        heatmap_config=dict(num_input_channels=16, num_output_channels=17, deconv_channels=16)),
         "RTMCCHead": dict(type="RTMCCHead", predictor=dict(type="SimCCPredictor"),
                           target_generator=dict(type="SimCCGenerator"), criterion=dict(type="KLDiscreteLoss"),
                           in_channels=16, num_keypoints=17, input_size=[64, 64], in_featuremap_size=[2, 2],
@@ -40,6 +45,7 @@ MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
         "DEKRGenerator": dict(type="DEKRGenerator", num_keypoints=3),
         "HeatmapGaussianGenerator": dict(type="HeatmapGaussianGenerator", num_heatmaps=3),
         "HeatmapPlateauGenerator": dict(type="HeatmapPlateauGenerator", num_heatmaps=3),
+        "PAFGenerator": dict(type="PAFGenerator", num_heatmaps=3),
     },
 }
 

@@ -116,15 +116,25 @@ class HeatmapHead(BaseHead):
     def _locref_branch(self, heatmap_config: dict[str, int], locref_config: dict[str, int] | None) -> DeconvStack | None:
         use_locref = bool(getattr(self.predictor, "location_refinement", False))
         if use_locref != bool(getattr(self.target_generator, "generate_locref", use_locref)):
-            raise ValueError("HeatmapHead: predictor.location_refinement and target_generator.generate_locref "
-                             f"must agree, got {use_locref} and {self.target_generator.generate_locref}")
+            raise ValueError(f"{type(self).__name__}: predictor.location_refinement and target_generator."
+                             f"generate_locref must agree, got {use_locref} and "
+                             f"{self.target_generator.generate_locref}")
         if not use_locref:
             return None
-        config = locref_config or {**heatmap_config, "num_output_channels": 2 * heatmap_config["num_output_channels"]}
-        check_keys(DeconvStack, config, where="HeatmapHead locref_config")
+        return self._sibling_branch("locref", heatmap_config, locref_config, 2 * heatmap_config["num_output_channels"])
+
+    def _sibling_branch(
+        self, name: str, heatmap_config: dict[str, int], config: dict[str, int] | None, num_output_channels: int
+    ) -> DeconvStack:
+        """Branch ``name`` from ``config`` (default: ``heatmap_config`` with ``num_output_channels`` maps).
+
+        It must take the heatmap branch's input channels and keep its upsampling.
+        """
+        config = config or {**heatmap_config, "num_output_channels": num_output_channels}
+        check_keys(DeconvStack, config, where=f"{type(self).__name__} {name}_config")
         branch = DeconvStack(**config)
         if branch.upsampling != self.upsampling or branch.num_input_channels != self.in_channels:
-            raise ValueError("HeatmapHead locref_config must keep the heatmap branch's input channels and "
+            raise ValueError(f"{type(self).__name__} {name}_config must keep the heatmap branch's input channels and "
                              f"num_deconv_layers, got {config} vs {heatmap_config}")
         return branch
 
