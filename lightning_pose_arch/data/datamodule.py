@@ -1,4 +1,4 @@
-"""PoseDataModule: a DeepLabCut project → train/val/test/predict dataloaders of PoseBatch."""
+"""PoseDataModule: a DeepLabCut project or COCO keypoints file → train/val/test/predict dataloaders of PoseBatch."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
-from lightning_pose_arch.data.formats.base import LabeledData
-from lightning_pose_arch.data.formats.dlc import read_project
+from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
 from lightning_pose_arch.data.transforms import (
@@ -31,18 +30,21 @@ SPLIT_FILENAME = "split.json"
 
 
 class PoseDataModule(L.LightningDataModule):
-    """Annotated images of a DeepLabCut project, split, augmented and batched.
+    """Annotated images of a DeepLabCut project (single- or multi-animal) or a COCO keypoints file,
+    split, augmented and batched.
 
     Batches are :class:`~lightning_pose_arch.data.types.PoseBatch`: ``image
     [B, 3, H, W]``, ``keypoints [B, N, K, 3]`` in input pixels,
-    ``original_size [B, 2]`` and ``image_path``. In crop mode (``crop``
+    ``original_size [B, 2]`` and ``image_path``, plus ``unique_keypoints
+    [B, 1, U, 3]`` when the project has unique bodyparts. In crop mode (``crop``
     set) a sample is one individual's crop
     (:class:`~lightning_pose_arch.data.types.TopDownSample`: ``keypoints
     [B, 1, K, 3]`` in crop pixels, plus ``crop_matrix [B, 2, 3]``,
     ``bboxes [B, 1, 4]`` and ``individual [B]``); the split is still by frame.
 
     Args:
-        project_dir: DeepLabCut project folder (with ``config.yaml``).
+        project_dir: DeepLabCut project folder (with ``config.yaml``), or a COCO keypoints
+            ``.json`` file (image ``file_name``s relative to its folder).
         image_size: Network input ``[height, width]``, multiples of 32; frames are resized to it.
         batch_size: Training batch size.
         eval_batch_size: Validation/test/predict batch size (default: ``batch_size``).
@@ -55,8 +57,9 @@ class PoseDataModule(L.LightningDataModule):
         split_file: JSON split to reuse (if it exists) or to write (if not). By
             default the split is written to ``<trainer log dir>/split.json``.
         augmentation: Train-time augmentation settings.
-        flip_pairs: Left/right bodypart name pairs swapped by horizontal flips
-            (default: inferred from names such as ``leftear``/``rightear``).
+        flip_pairs: Left/right bodypart name pairs swapped by horizontal flips (default: the
+            file's, e.g. a COCO category's ``flip_pairs``, else inferred from names such as
+            ``leftear``/``rightear``). Unique bodyparts' pairs are always inferred from their names.
         normalization: Image ``mean``/``std`` (default: ImageNet).
         predict_split: Frames ``predict`` runs on.
         crop: Top-down crop mode (one sample per labeled individual, cropped by its
@@ -88,7 +91,7 @@ class PoseDataModule(L.LightningDataModule):
             raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
         if num_workers < 0:
             raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
-        self.project: LabeledData = read_project(project_dir)
+        self.project: LabeledData = read_labeled_data(project_dir)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -98,6 +101,9 @@ class PoseDataModule(L.LightningDataModule):
         self.flip_pairs = self._flip_pair_indices(flip_pairs)
         self.predict_split = predict_split
         self.crop = crop
+        if crop is not None and self.project.unique_bodyparts:
+            rank_zero_warn(f"crop mode crops each individual: the unique bodyparts {self.project.unique_bodyparts} "
+                           "are not part of any crop and are not trained on; use whole frames to train them")
         self.split_file = Path(split_file) if split_file is not None else None
         fraction = train_fraction if train_fraction is not None else self._project_train_fraction()
         if self.split_file is not None and self.split_file.is_file():
@@ -128,6 +134,8 @@ class PoseDataModule(L.LightningDataModule):
         return {
             "bodyparts": self.bodyparts,
             "individuals": self.project.individuals,
+            "unique_bodyparts": self.project.unique_bodyparts,
+            "sigmas": None if self.project.sigmas is None else [float(s) for s in self.project.sigmas],
             "skeleton": self.skeleton,
             "image_size": list(self.image_size),
             "normalization": self.normalization,
@@ -139,6 +147,7 @@ class PoseDataModule(L.LightningDataModule):
         return float(fractions[0])
 
     def _flip_pair_indices(self, flip_pairs: list[tuple[str, str]] | None) -> list[tuple[int, int]]:
+        flip_pairs = flip_pairs if flip_pairs is not None else self.project.flip_pairs
         if flip_pairs is None:
             return infer_flip_pairs(self.bodyparts)
         index = {name: i for i, name in enumerate(self.bodyparts)}
@@ -154,7 +163,8 @@ class PoseDataModule(L.LightningDataModule):
         self._build_datasets()
 
     def _build_datasets(self) -> None:
-        train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs, self.normalization)
+        train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs, self.normalization,
+                                      unique_flip_pairs=infer_flip_pairs(self.project.unique_bodyparts))
         evaluation = build_eval_transform(self.image_size, self.normalization)
         names = {*SPLITS, "all"}
         self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
@@ -162,11 +172,13 @@ class PoseDataModule(L.LightningDataModule):
     def _dataset(self, split: str, transform: Any) -> PoseDataset | TopDownDataset:
         paths = self.project.image_paths if split == "all" else self.split[split]
         row = {path: i for i, path in enumerate(self.project.image_paths)}
-        keypoints = self.project.keypoints[[row[p] for p in paths]] if paths else np.zeros((0, 1, 1, 3), np.float32)
-        if self.crop is not None:
+        rows = [row[p] for p in paths]
+        keypoints = self.project.keypoints[rows] if paths else np.zeros((0, 1, 1, 3), np.float32)
+        if self.crop is not None:  # crops are per individual: unique keypoints are not cropped
             return TopDownDataset(self.project.root, list(paths), keypoints, self.image_size, transform,
                                   padding=self.crop.padding)
-        return PoseDataset(self.project.root, list(paths), keypoints, transform)
+        return PoseDataset(self.project.root, list(paths), keypoints, transform,
+                           unique_keypoints=self.project.unique_keypoints[rows] if paths else None)
 
     def _save_split(self) -> None:
         path = self.split_file

@@ -25,20 +25,28 @@ def read_image(path: Path) -> np.ndarray:
 class PoseDataset(Dataset[PoseSample]):
     """Images and their keypoints.
 
+    Samples carry ``unique_keypoints [1, U, 3]`` too when U > 0.
+
     Args:
         root: Folder the image paths are relative to.
         image_paths: F relative image paths.
         keypoints: ``[F, N, K, 3]`` (x, y, visibility) in file pixels.
         transform: Applied to each (image, keypoints) pair.
+        unique_keypoints: ``[F, 1, U, 3]`` keypoints labeled at most once per frame (DeepLabCut
+            ``uniquebodyparts``), moved with the image; ``None`` for none.
     """
 
-    def __init__(self, root: Path, image_paths: list[str], keypoints: np.ndarray, transform: KeypointTransform) -> None:
-        if len(image_paths) != len(keypoints):
-            raise ValueError(f"{len(image_paths)} image paths but {len(keypoints)} keypoint rows")
+    def __init__(self, root: Path, image_paths: list[str], keypoints: np.ndarray, transform: KeypointTransform,
+                 unique_keypoints: np.ndarray | None = None) -> None:
+        if len(image_paths) != len(keypoints) or (unique_keypoints is not None and len(unique_keypoints) != len(keypoints)):
+            raise ValueError(f"{len(image_paths)} image paths, {len(keypoints)} keypoint rows and "
+                             f"{None if unique_keypoints is None else len(unique_keypoints)} unique keypoint rows")
         self.root = root
         self.image_paths = image_paths
         self.keypoints = keypoints
         self.transform = transform
+        has_unique = unique_keypoints is not None and unique_keypoints.shape[2] > 0
+        self.unique_keypoints = unique_keypoints if has_unique else None
 
     def __len__(self) -> int:
         return len(self.image_paths)
@@ -46,10 +54,14 @@ class PoseDataset(Dataset[PoseSample]):
     def __getitem__(self, index: int) -> PoseSample:
         image = read_image(self.root / self.image_paths[index])
         height, width = image.shape[:2]
-        image_tensor, keypoints = self.transform(image, self.keypoints[index])
-        return {
+        unique = self.unique_keypoints[index] if self.unique_keypoints is not None else np.zeros((1, 0, 3), np.float32)
+        image_tensor, keypoints, unique_moved = self.transform.apply(image, self.keypoints[index], unique)
+        sample: PoseSample = {
             "image": image_tensor,
             "keypoints": keypoints,
             "original_size": torch.tensor([width, height], dtype=torch.float32),
             "image_path": self.image_paths[index],
         }
+        if self.unique_keypoints is not None:
+            sample["unique_keypoints"] = unique_moved
+        return sample

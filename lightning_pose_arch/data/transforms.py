@@ -68,30 +68,34 @@ class KeypointTransform:
     """Apply an albumentations pipeline to an image and its keypoints.
 
     ``__call__(image [H0, W0, 3] uint8 RGB, keypoints [N, K, 3])`` →
-    ``(image [3, H, W] float normalized, keypoints [N, K, 3] float32)``.
+    ``(image [3, H, W] float normalized, keypoints [N, K, 3] float32)``;
+    :meth:`apply` also moves unique keypoints ``[1, U, 3]`` with the same draw.
     """
 
     pipeline: A.Compose
     flip_pairs: list[tuple[int, int]] = field(default_factory=list)
     normalization: dict[str, list[float]] = field(default_factory=lambda: dict(IMAGENET_NORMALIZATION))
+    unique_flip_pairs: list[tuple[int, int]] = field(default_factory=list)
 
     def __call__(self, image: np.ndarray, keypoints: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        num_individuals, num_kpts, _ = keypoints.shape
-        out = self.pipeline(image=image, keypoints=keypoints[..., :2].reshape(-1, 2))
-        xy = np.asarray(out["keypoints"], dtype=np.float32).reshape(num_individuals, num_kpts, 2)
-        visibility = keypoints[..., 2].copy()
-        if any(name == "HorizontalFlip" for name, _ in out.get("applied_transforms", [])):
-            order = np.arange(num_kpts)
-            for i, j in self.flip_pairs:
-                order[i], order[j] = j, i
-            xy, visibility = xy[:, order], visibility[:, order]
+        image_tensor, moved, _ = self.apply(image, keypoints, np.zeros((1, 0, 3), np.float32))
+        return image_tensor, moved
+
+    def apply(
+        self, image: np.ndarray, keypoints: np.ndarray, unique_keypoints: np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(image, keypoints [N, K, 3], unique_keypoints [1, U, 3])`` → transformed ``(image, keypoints, unique)``."""
+        points = np.concatenate([keypoints[..., :2].reshape(-1, 2), unique_keypoints[..., :2].reshape(-1, 2)])
+        out = self.pipeline(image=image, keypoints=points)
+        xy = np.asarray(out["keypoints"], dtype=np.float32).reshape(-1, 2)
+        flipped = any(name == "HorizontalFlip" for name, _ in out.get("applied_transforms", []))
         height, width = out["image"].shape[:2]
-        # albumentations resizes with x·scale, i.e. the image spans [0, width] x [0, height].
-        inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
-        visibility = np.where(inside, visibility, 0.0)
-        xy = np.where(visibility[..., None] > 0, xy, 0.0)
-        image_tensor = self._normalize(out["image"])
-        return image_tensor, torch.from_numpy(np.concatenate([xy, visibility[..., None]], axis=-1).astype(np.float32))
+        split = keypoints.shape[0] * keypoints.shape[1]
+        moved = _finish(xy[:split].reshape(*keypoints.shape[:2], 2), keypoints[..., 2],
+                        self.flip_pairs if flipped else [], width, height)
+        unique = _finish(xy[split:].reshape(*unique_keypoints.shape[:2], 2), unique_keypoints[..., 2],
+                         self.unique_flip_pairs if flipped else [], width, height)
+        return self._normalize(out["image"]), moved, unique
 
     def reseed(self, seed: int) -> None:
         """Restart the pipeline's random stream (albumentations ignores global seeds such as ``seed_everything``)."""
@@ -101,6 +105,19 @@ class KeypointTransform:
         mean = np.asarray(self.normalization["mean"], dtype=np.float32)
         std = np.asarray(self.normalization["std"], dtype=np.float32)
         return torch.from_numpy(((image.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1).copy())
+
+
+def _finish(xy: np.ndarray, visibility: np.ndarray, swaps: list[tuple[int, int]], width: int, height: int) -> torch.Tensor:
+    """Moved ``xy [N, K, 2]`` + ``visibility [N, K]`` → ``[N, K, 3]``: left/right swapped, outside points unlabeled."""
+    order = np.arange(xy.shape[1])
+    for i, j in swaps:
+        order[i], order[j] = j, i
+    xy, visibility = xy[:, order], visibility[:, order]
+    # albumentations resizes with x·scale, i.e. the image spans [0, width] x [0, height].
+    inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
+    visibility = np.where(inside, visibility, 0.0)
+    xy = np.where(visibility[..., None] > 0, xy, 0.0)
+    return torch.from_numpy(np.concatenate([xy, visibility[..., None]], axis=-1).astype(np.float32))
 
 
 def _compose(transforms: list[A.BasicTransform], record: bool) -> A.Compose:
@@ -122,6 +139,7 @@ def build_train_transform(
     augmentation: AugmentationConfig,
     flip_pairs: list[tuple[int, int]],
     normalization: dict[str, list[float]],
+    unique_flip_pairs: list[tuple[int, int]] | None = None,
 ) -> KeypointTransform:
     """Random pipeline: resize, affine, flip with left/right swap, brightness/contrast, normalize."""
     height, width = image_size
@@ -138,7 +156,8 @@ def build_train_transform(
         A.HorizontalFlip(p=aug.hflip_p),
         A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=aug.brightness_contrast_p),
     ]
-    return KeypointTransform(_compose(transforms, record=True), flip_pairs=flip_pairs, normalization=normalization)
+    return KeypointTransform(_compose(transforms, record=True), flip_pairs=flip_pairs, normalization=normalization,
+                             unique_flip_pairs=unique_flip_pairs or [])
 
 
 def input_to_original(keypoints: torch.Tensor, original_size: torch.Tensor, input_size: tuple[int, int]) -> torch.Tensor:

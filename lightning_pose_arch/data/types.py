@@ -6,7 +6,7 @@ image, h×w output grid.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import torch
 
@@ -25,26 +25,30 @@ class PoseSample(TypedDict):
 
     ``image`` [3, H, W] float normalized; ``keypoints`` [N, K, 3] (x, y,
     visibility 0/1/2) in input-image pixels; ``original_size`` [2] (width,
-    height) of the file on disk; ``image_path`` relative to the project.
+    height) of the file on disk; ``image_path`` relative to the project;
+    ``unique_keypoints`` [1, U, 3] when the data has unique bodyparts.
     """
 
     image: torch.Tensor
     keypoints: torch.Tensor
     original_size: torch.Tensor
     image_path: str
+    unique_keypoints: NotRequired[torch.Tensor]
 
 
 class PoseBatch(TypedDict):
     """A collated batch.
 
     ``image`` [B, 3, H, W]; ``keypoints`` [B, N, K, 3]; ``original_size``
-    [B, 2] (width, height); ``image_path`` list of B strings.
+    [B, 2] (width, height); ``image_path`` list of B strings;
+    ``unique_keypoints`` [B, 1, U, 3] when the data has unique bodyparts.
     """
 
     image: torch.Tensor
     keypoints: torch.Tensor
     original_size: torch.Tensor
     image_path: list[str]
+    unique_keypoints: NotRequired[torch.Tensor]
 
 
 class Prediction(TypedDict):

@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
-from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+from lightning_pose_arch.inference.tables import fit_individuals, predictions_to_table, write_predictions
 from lightning_pose_arch.inference.topdown import TopDownInferencer, load_detector
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError
@@ -82,7 +82,7 @@ def analyze(
     info = module.dataset_info
     written: list[Path] = []
     for source in sources:
-        keypoints = predict_source(inferencer, source, batch_size, progress)
+        keypoints = fit_individuals(predict_source(inferencer, source, batch_size, progress), len(info["individuals"]))
         index = list(range(len(keypoints))) if source.is_video else source.index()
         table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer)
         folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)

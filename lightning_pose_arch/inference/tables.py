@@ -37,6 +37,22 @@ def predictions_to_table(
     return pd.DataFrame(keypoints.reshape(num_frames, -1).astype(np.float64), index=index, columns=columns)
 
 
+def fit_individuals(keypoints: np.ndarray, num_individuals: int) -> np.ndarray:
+    """``[F, M, K, 3]`` predictions (best first) → ``[F, N, K, 3]`` for the data's N individuals.
+
+    Bottom-up predictors return up to their ``max_individuals``; the table has one column
+    group per individual of the project, so the N best are kept and missing ones are NaN
+    with likelihood 0 (as DeepLabCut writes undetected animals).
+    """
+    kept = keypoints[:, :num_individuals].astype(np.float64)
+    missing = np.full((len(keypoints), num_individuals - kept.shape[1], *keypoints.shape[2:]), np.nan)
+    missing[..., 2] = 0.0
+    fitted = np.concatenate([kept, missing], axis=1)
+    empty = (fitted[..., 2] == 0).all(axis=-1) & (fitted[..., :2] == 0).all(axis=(-1, -2))  # unused slots: zeros
+    fitted[empty, :, :2] = np.nan
+    return fitted
+
+
 def crops_to_frames(
     keypoints: np.ndarray, image_paths: list[str], individuals: np.ndarray, num_individuals: int
 ) -> tuple[list[str], np.ndarray]:

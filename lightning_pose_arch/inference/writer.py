@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from lightning_pose_arch.inference.plots import plot_predictions
-from lightning_pose_arch.inference.tables import crops_to_frames, predictions_to_table, write_predictions
+from lightning_pose_arch.inference.tables import crops_to_frames, fit_individuals, predictions_to_table, write_predictions
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -46,6 +46,7 @@ class PredictionWriter(BasePredictionWriter):
         if batches and "individual" in batches[0]:  # crop mode: one row per individual's crop
             individuals = torch.cat([b["individual"] for b in batches]).cpu().numpy()
             image_paths, keypoints = crops_to_frames(keypoints, image_paths, individuals, len(info["individuals"]))
+        keypoints = fit_individuals(keypoints, len(info["individuals"]))
         table = predictions_to_table(keypoints, image_paths, info["bodyparts"], info["individuals"], self.scorer)
         output_dir = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
         self.written = write_predictions(table, output_dir / "predictions")

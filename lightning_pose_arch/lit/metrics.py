@@ -38,7 +38,8 @@ class _DistanceMetric(Metric):
         self.count += distances.numel()
 
     def mean(self) -> torch.Tensor:
-        return (self.total / self.count.clamp_min(1)).float()
+        """Mean over the measured keypoints; NaN when none was measured (e.g. nothing detected), never a fake 0."""
+        return torch.where(self.count > 0, self.total / self.count.clamp_min(1), float("nan")).float()
 
 
 class MeanPixelError(_DistanceMetric):

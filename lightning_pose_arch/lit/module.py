@@ -14,7 +14,14 @@ from torchmetrics import MetricCollection
 from lightning_pose_arch.data.topdown import uncrop_keypoints
 from lightning_pose_arch.data.transforms import input_to_original
 from lightning_pose_arch.data.types import ModelOutputs, PoseBatch
-from lightning_pose_arch.lit.metrics import PCK, MeanPixelError, RootMeanSquareError
+from lightning_pose_arch.lit.coco_metrics import OKSMeanAveragePrecision
+from lightning_pose_arch.lit.metrics import (
+    PCK,
+    MatchedMeanPixelError,
+    MatchedRootMeanSquareError,
+    MeanPixelError,
+    RootMeanSquareError,
+)
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, did_you_mean
@@ -52,8 +59,11 @@ class PoseLitModule(L.LightningModule):
     Checkpoints carry ``cfg`` and ``dataset_info``, so
     ``PoseLitModule.load_from_checkpoint(path)`` rebuilds everything.
 
-    Metrics (val/test, in original image pixels, first head):
-    ``mean_pixel_error``, ``rmse``, ``pck``.
+    Metrics (val/test, in original image pixels, first head), logged at epoch end:
+    ``mean_pixel_error``, ``rmse``, ``pck``; for multi-animal data (more than one
+    individual) instead ``mean_pixel_error`` and ``rmse`` after optimal matching of
+    predicted to labeled individuals, and COCO OKS ``map``, ``map_50``, ``map_75``,
+    ``mar``, ... (with the data's OKS sigmas when it has them).
 
     Args:
         cfg: The configuration dict (e.g. a loaded YAML); copied, never mutated.
@@ -64,14 +74,7 @@ class PoseLitModule(L.LightningModule):
         super().__init__()
         _check_cfg(cfg)
         self.save_hyperparameters({"cfg": copy.deepcopy(dict(cfg)), "dataset_info": copy.deepcopy(dataset_info)})
-        threshold = float((cfg.get("metrics") or {}).get("pck_threshold", 5.0))
-        self.metrics = nn.ModuleDict({
-            stage: MetricCollection(
-                {"mean_pixel_error": MeanPixelError(), "rmse": RootMeanSquareError(), "pck": PCK(threshold)},
-                prefix=f"{stage}/",
-            )
-            for stage in EVAL_STAGES
-        })
+        self.metrics = nn.ModuleDict()
         self.model: PoseModel | None = None
         if dataset_info is not None:
             self._build_model(dataset_info)
@@ -82,9 +85,13 @@ class PoseLitModule(L.LightningModule):
 
     def _build_model(self, dataset_info: dict[str, Any]) -> None:
         bodyparts = list(dataset_info["bodyparts"])
-        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=len(bodyparts),
+        counts = {"keypoints": len(bodyparts), "unique_keypoints": len(dataset_info.get("unique_bodyparts") or [])}
+        self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=counts,
                                            image_size=dataset_info.get("image_size"),
                                            skeleton=skeleton_indices(dataset_info.get("skeleton"), bodyparts))
+        threshold = float((self.hparams["cfg"].get("metrics") or {}).get("pck_threshold", 5.0))
+        self.metrics = nn.ModuleDict({stage: build_metrics(dataset_info, threshold, prefix=f"{stage}/")
+                                      for stage in EVAL_STAGES})
         self.hparams["dataset_info"] = copy.deepcopy(dict(dataset_info))
 
     def setup(self, stage: str) -> None:
@@ -136,8 +143,20 @@ class PoseLitModule(L.LightningModule):
             predicted = self._keypoints_in_original_pixels(outputs, batch)
             target = self._to_original_pixels(batch["keypoints"], batch)
             self.metrics[stage].update(predicted, target)
-            self.log_dict(self.metrics[stage], batch_size=batch_size, on_epoch=True, prog_bar=True)
         return losses["total"]
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def _log_metrics(self, stage: str) -> None:
+        """Compute (synchronized across processes by torchmetrics), log and reset ``stage``'s metrics."""
+        metrics = self.metrics[stage]
+        if any(metric.update_called for metric in metrics.values()):
+            self.log_dict({name: value.float() for name, value in metrics.compute().items()}, prog_bar=True)
+        metrics.reset()
 
     @staticmethod
     def _to_original_pixels(keypoints: torch.Tensor, batch: PoseBatch) -> torch.Tensor:
@@ -172,15 +191,24 @@ class PoseLitModule(L.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": build_scheduler(cfg["scheduler"], optimizer)}
 
 
+def build_metrics(dataset_info: Mapping[str, Any], pck_threshold: float, prefix: str) -> MetricCollection:
+    """Single-animal: pixel errors and PCK; multi-animal: matched pixel errors and OKS mAP/mAR."""
+    if len(dataset_info.get("individuals") or []) > 1:
+        metrics = {"mean_pixel_error": MatchedMeanPixelError(), "rmse": MatchedRootMeanSquareError(),
+                   "oks": OKSMeanAveragePrecision(sigmas=dataset_info.get("sigmas"))}
+    else:
+        metrics = {"mean_pixel_error": MeanPixelError(), "rmse": RootMeanSquareError(), "pck": PCK(pck_threshold)}
+    return MetricCollection(metrics, prefix=prefix)
+
+
 def skeleton_indices(skeleton: list[list[str]] | None, bodyparts: list[str]) -> list[tuple[int, int]] | None:
-    """Skeleton edges as keypoint index pairs (``None`` without a skeleton); raise naming unknown bodyparts."""
-    if not skeleton:
-        return None
+    """Skeleton edges between ``bodyparts`` as index pairs (``None`` without any).
+
+    Edges naming a unique bodypart are left out: those have their own head, not part of any individual.
+    """
     index = {name: i for i, name in enumerate(bodyparts)}
-    unknown = sorted({name for edge in skeleton for name in edge} - set(index))
-    if unknown:
-        raise ConfigError(f"skeleton names unknown bodyparts {unknown}; bodyparts are {bodyparts}")
-    return [(index[a], index[b]) for a, b in skeleton]
+    edges = [(index[a], index[b]) for a, b in skeleton or [] if a in index and b in index]
+    return edges or None
 
 
 def check_checkpoint_fits(module: PoseLitModule, checkpoint: Mapping[str, Any], source: str) -> None:

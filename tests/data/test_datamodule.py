@@ -2,10 +2,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.data.synthetic_multi import example_multi_animal_project
 from lightning_pose_arch.data.topdown import TopDownConfig, uncrop_keypoints
 from lightning_pose_arch.registry import ConfigError
 
@@ -165,3 +167,23 @@ def test_crop_mode_gives_one_crop_per_labeled_individual(synthetic_project: Path
 def test_crop_padding_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="padding must be >= 1"):
         TopDownConfig(padding=0.9)
+
+
+@pytest.mark.parametrize("source", ["dlc", "coco"])
+def test_multi_animal_batches_carry_every_animal_and_the_unique_keypoints(source: str) -> None:
+    project = example_multi_animal_project()
+    datamodule = make_datamodule(project if source == "dlc" else project / "annotations.json", image_size=(160, 192))
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.val_dataloader()))
+    info = datamodule.dataset_info()
+    animals = 4 if source == "dlc" else datamodule.project.keypoints.shape[1]  # COCO: the most annotations per image
+    assert batch["keypoints"].shape[1:] == (animals, 7, 3)
+    if source == "dlc":
+        assert info["individuals"] == ["animal1", "animal2", "animal3", "animal4"]
+        assert info["unique_bodyparts"] == ["marker"] and batch["unique_keypoints"].shape[1:] == (1, 1, 3)
+    else:
+        assert "unique_keypoints" not in batch and info["unique_bodyparts"] == []
+    assert datamodule.flip_pairs == [(1, 2)]
+    rows = [datamodule.project.image_paths.index(path) for path in batch["image_path"]]
+    np.testing.assert_allclose(batch["keypoints"][..., :2].numpy(), datamodule.project.keypoints[rows][..., :2],
+                               atol=1e-4)  # eval pipeline at the native size: labels unchanged

@@ -2,6 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from lightning_pose_arch.data.dataset import read_image
+from lightning_pose_arch.data.formats import read_project
+from lightning_pose_arch.data.synthetic_multi import example_multi_animal_project
 from lightning_pose_arch.data.transforms import (
     IMAGENET_NORMALIZATION,
     AugmentationConfig,
@@ -64,3 +67,33 @@ def test_normalization_applied() -> None:
 def test_bad_augmentation_values() -> None:
     with pytest.raises(ValueError, match="hflip_p"):
         AugmentationConfig(hflip_p=1.5)
+
+
+def test_flip_mirrors_and_swaps_left_right_of_every_animal() -> None:
+    """Three animals of the bundled multi-animal project: every animal's left/right labels trade places."""
+    data = read_project(example_multi_animal_project())
+    frame = next(f for f in range(data.num_frames) if (data.keypoints[f, :, :, 2] > 0).any(-1).sum() == 3)
+    image = read_image(data.root / data.image_paths[frame])
+    height, width = image.shape[:2]
+    pairs = infer_flip_pairs(data.bodyparts)
+    assert [(data.bodyparts[i], data.bodyparts[j]) for i, j in pairs] == [("leftear", "rightear")]
+    transform = build_train_transform((height, width), AugmentationConfig(hflip_p=1.0, **NO_RANDOM), pairs,
+                                      IMAGENET_NORMALIZATION)
+    keypoints, unique = data.keypoints[frame], data.unique_keypoints[frame]
+    flipped_image, moved, moved_unique = transform.apply(image, keypoints, unique)
+    order = list(range(len(data.bodyparts)))
+    order[pairs[0][0]], order[pairs[0][1]] = pairs[0][1], pairs[0][0]
+    expected = keypoints[:, order].copy()
+    labeled = expected[..., 2] > 0
+    expected[..., 0] = np.where(labeled, width - 1 - expected[..., 0], 0.0)
+    np.testing.assert_allclose(moved.numpy(), expected, atol=1e-4)  # all 3 (+ empty) animals
+    assert labeled.any(-1).sum() == 3
+    np.testing.assert_allclose(moved_unique[..., 0].numpy(), width - 1 - unique[..., 0], atol=1e-4)
+    # The flipped image shows at each moved keypoint what the original showed at its mirror.
+    mirrored = np.ascontiguousarray(image[:, ::-1])
+    pixels = flipped_image.permute(1, 2, 0).numpy() * np.array(IMAGENET_NORMALIZATION["std"]) + \
+        np.array(IMAGENET_NORMALIZATION["mean"])
+    np.testing.assert_allclose(pixels * 255, mirrored, atol=1e-3)
+    x, y = moved[labeled][:, 0].long().numpy(), moved[labeled][:, 1].long().numpy()
+    original_x, original_y = keypoints[:, order][labeled][:, 0].astype(int), keypoints[:, order][labeled][:, 1].astype(int)
+    np.testing.assert_array_equal(mirrored[y, x], image[original_y, original_x])

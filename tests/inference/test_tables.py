@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
+from lightning_pose_arch.inference.tables import fit_individuals, predictions_to_table, write_predictions
 
 
 def test_single_animal_layout_matches_deeplabcut() -> None:
@@ -38,3 +38,17 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch) -> None:
     with pytest.raises(KeyboardInterrupt):
         write_predictions(table, tmp_path / "clip_model")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fit_individuals_keeps_the_best_and_marks_missing_ones() -> None:
+    keypoints = np.zeros((2, 3, 1, 3))
+    keypoints[0, 0] = [[5.0, 6.0, 0.9]]
+    keypoints[0, 1] = [[7.0, 8.0, 0.5]]
+    keypoints[1, 0] = [[1.0, 2.0, 0.7]]  # frame 1: one animal found, slots 1-2 unused (zeros)
+    two = fit_individuals(keypoints, 2)
+    assert two.shape == (2, 2, 1, 3)
+    np.testing.assert_array_equal(two[0], keypoints[0, :2])
+    np.testing.assert_array_equal(two[1, 0], keypoints[1, 0])
+    assert np.isnan(two[1, 1, 0, :2]).all() and two[1, 1, 0, 2] == 0
+    four = fit_individuals(keypoints, 4)
+    assert four.shape == (2, 4, 1, 3) and np.isnan(four[:, 3, :, :2]).all() and (four[:, 3, :, 2] == 0).all()

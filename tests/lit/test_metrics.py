@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lightning_pose_arch.lit.metrics import PCK, MeanPixelError, RootMeanSquareError
+from lightning_pose_arch.lit.metrics import PCK, MatchedMeanPixelError, MeanPixelError, RootMeanSquareError
 
 
 def case() -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,3 +31,10 @@ def test_accumulates_over_batches_by_keypoint_count() -> None:
 def test_bad_threshold() -> None:
     with pytest.raises(ValueError, match="threshold"):
         PCK(threshold=0)
+
+
+def test_nothing_detected_gives_nan_not_a_perfect_score() -> None:
+    target = torch.tensor([[[[10.0, 10.0, 2.0], [20.0, 20.0, 2.0]]]])
+    metric = MatchedMeanPixelError()
+    metric.update(torch.zeros(1, 3, 2, 3), target)  # three empty prediction slots
+    assert torch.isnan(metric.compute()) and metric.num_unmatched == 1
