@@ -72,9 +72,9 @@ class PoseModel(nn.Module):
         Sizes left unset are filled in: the neck's input channels and strides
         from the backbone (and, for ``Transformer``, its keypoint tokens from
         ``num_keypoints``); head input channels and feature stride from the
-        neck (or backbone), keypoint counts from ``num_keypoints`` (one count, or one per
-        label key, e.g. ``{"keypoints": K, "unique_keypoints": U}``, read through each
-        head's ``label_keys`` entry) and, for
+        neck (or backbone), keypoint counts from ``num_keypoints`` (one count for every
+        head, or one per label key, e.g. ``{"keypoints": K, "unique_keypoints": U}``, read
+        through each head's ``label_keys`` entry) and, for
         heads whose layers depend on it (``RTMCCHead``), the input size from
         ``image_size`` (H, W; the data's); heads that follow the skeleton
         (``PAFHead``) take its edges from ``skeleton`` (keypoint index pairs).
@@ -83,21 +83,21 @@ class PoseModel(nn.Module):
         check_keys(cls, cfg, where="model config")
         if "backbone" not in cfg or "heads" not in cfg:
             raise ConfigError(f"model config needs 'backbone' and 'heads' keys, got {sorted(cfg)}")
-        counts = num_keypoints if isinstance(num_keypoints, Mapping) else {DEFAULT_LABEL_KEY: num_keypoints}
+        counts = num_keypoints if isinstance(num_keypoints, Mapping) else None
         label_keys = cfg.get("label_keys") or {}
         backbone = BACKBONES.build(cfg["backbone"])
-        neck = build_neck(cfg.get("neck"), backbone, counts.get(DEFAULT_LABEL_KEY))
+        neck = build_neck(cfg.get("neck"), backbone, counts[DEFAULT_LABEL_KEY] if counts else num_keypoints)
         feature = neck or backbone
         heads = {}
         for name, head_cfg in cfg["heads"].items():
             if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
                 raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
             label_key = label_keys.get(name, DEFAULT_LABEL_KEY)
-            if num_keypoints is not None and label_key not in counts:
+            if counts is not None and label_key not in counts:
                 raise ConfigError(f"model config label_keys.{name} is {label_key!r}; the data has {sorted(counts)}")
             head_skeleton = skeleton if label_key == DEFAULT_LABEL_KEY else None
             head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(
-                dict(head_cfg), feature.out_channels, counts.get(label_key), image_size=image_size,
+                dict(head_cfg), feature.out_channels, counts[label_key] if counts else num_keypoints, image_size=image_size,
                 in_stride=feature.stride, skeleton=head_skeleton)
             heads[name] = HEADS.build(head_cfg)
         return cls(backbone=backbone, heads=heads, neck=neck, label_keys=label_keys)

@@ -149,6 +149,19 @@ def test_two_heads_with_their_own_label_keys():
     assert predictions["unique"]["keypoints"].shape == (2, 1, 2, 3)
 
 
+def test_each_head_gets_the_keypoint_count_of_its_label_key():
+    cfg = model_cfg(backbone=dict(type="CSPNeXt", variant="s"), bodyparts=dict(type="HeatmapHead",
+                    predictor=dict(type="HeatmapPredictor"), target_generator=dict(type="HeatmapGaussianGenerator"),
+                    criterion=dict(type="WeightedMSECriterion"), heatmap_config=dict(num_deconv_layers=1)))
+    cfg["heads"]["unique"] = copy.deepcopy(cfg["heads"]["bodyparts"])
+    cfg["label_keys"] = dict(unique="unique_keypoints")
+    model = PoseModel.from_config(cfg, num_keypoints={"keypoints": 7, "unique_keypoints": 1})
+    outputs = model(torch.randn(1, 3, 64, 64))
+    assert outputs["bodyparts"]["heatmap"].shape[1] == 7 and outputs["unique"]["heatmap"].shape[1] == 1
+    with pytest.raises(ConfigError, match="label_keys.unique is 'unique_keypoints'; the data has \\['keypoints'\\]"):
+        PoseModel.from_config(cfg, num_keypoints={"keypoints": 7})
+
+
 def test_backward_reaches_every_parameter():
     model = PoseModel.from_config(model_cfg(backbone=dict(type="HRNet", variant="w18", fuse_branches=False),
                                             bodyparts=heatmap_head(num_deconv_layers=0)), num_keypoints=2)
