@@ -24,7 +24,7 @@ import numbers
 import os
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 from typing import Any, Generic, Literal, TypeVar
 
@@ -260,3 +260,14 @@ def _build_nested(value: Any, annotation: Any) -> Any:
         return {key: registry.build(v) for key, v in value.items()}
     return value
 
+
+
+def check_cfg_keys(cfg: Any, where: str, required: str, valid: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` unless ``cfg`` is a mapping with ``required`` and only ``valid`` keys."""
+    if not isinstance(cfg, Mapping) or required not in cfg:
+        optional = ", ".join(key for key in valid if key != required)
+        raise ConfigError(f"{where} cfg must be a dict with a {required!r} key (and optionally {optional}), got {cfg!r}")
+    for key in cfg:
+        if key not in valid:
+            raise ConfigError(f"{where} cfg has no key {key!r}{did_you_mean(key, valid) or '.'} "
+                              f"Valid keys: {', '.join(valid)}.")

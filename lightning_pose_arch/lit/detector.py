@@ -14,7 +14,7 @@ from lightning_pose_arch.data.topdown import bbox_from_keypoints
 from lightning_pose_arch.data.types import PoseBatch
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.detectors import DETECTORS, BaseDetector
-from lightning_pose_arch.registry import ConfigError, did_you_mean
+from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
 DETECTOR_CFG_KEYS = ("detector", "optimizer", "scheduler", "box_padding")
 DEFAULT_DETECTOR_OPTIMIZER = {"type": "SGD", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-4}
@@ -22,13 +22,7 @@ LOGGED_MAP_KEYS = ("map", "map_50", "map_75", "mar_10")
 
 
 def _check_detector_cfg(cfg: Mapping[str, Any]) -> None:
-    if not isinstance(cfg, Mapping) or "detector" not in cfg:
-        raise ConfigError(f"DetectorLitModule cfg must be a dict with a 'detector' key (and optionally "
-                          f"{', '.join(DETECTOR_CFG_KEYS[1:])}), got {cfg!r}")
-    for key in cfg:
-        if key not in DETECTOR_CFG_KEYS:
-            raise ConfigError(f"DetectorLitModule cfg has no key {key!r}{did_you_mean(key, DETECTOR_CFG_KEYS) or '.'} "
-                              f"Valid keys: {', '.join(DETECTOR_CFG_KEYS)}.")
+    check_cfg_keys(cfg, "DetectorLitModule", required="detector", valid=DETECTOR_CFG_KEYS)
     if float(cfg.get("box_padding", 1.25)) < 1.0:
         raise ConfigError(f"DetectorLitModule box_padding must be >= 1, got {cfg['box_padding']}")
     check_optimization(cfg, DEFAULT_DETECTOR_OPTIMIZER)

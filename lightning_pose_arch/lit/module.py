@@ -24,7 +24,7 @@ from lightning_pose_arch.lit.metrics import (
 )
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.pose_model import PoseModel
-from lightning_pose_arch.registry import ConfigError, did_you_mean
+from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
 CFG_KEYS = ("model", "optimizer", "scheduler", "metrics")
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
@@ -32,13 +32,7 @@ EVAL_STAGES = ("val", "test")
 
 
 def _check_cfg(cfg: Mapping[str, Any]) -> None:
-    if not isinstance(cfg, Mapping) or "model" not in cfg:
-        raise ConfigError(f"PoseLitModule cfg must be a dict with a 'model' key (and optionally "
-                          f"{', '.join(CFG_KEYS[1:])}), got {cfg!r}")
-    for key in cfg:
-        if key not in CFG_KEYS:
-            raise ConfigError(f"PoseLitModule cfg has no key {key!r}{did_you_mean(key, CFG_KEYS) or '.'} "
-                              f"Valid keys: {', '.join(CFG_KEYS)}.")
+    check_cfg_keys(cfg, "PoseLitModule", required="model", valid=CFG_KEYS)
     unknown = set(cfg.get("metrics") or {}) - {"pck_threshold"}
     if unknown:
         raise ConfigError(f"PoseLitModule cfg.metrics has unknown keys {sorted(unknown)}; valid: ['pck_threshold']")

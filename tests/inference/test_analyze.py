@@ -4,7 +4,6 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from helpers import VIDEO_FRAMES
 from lightning_pose_arch.cli import main
