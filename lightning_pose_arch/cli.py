@@ -44,7 +44,13 @@ def default_checkpoint(monitor: str = "val/mean_pixel_error", mode: str = "min")
 class PoseCLI(LightningCLI):
     """LightningCLI over :class:`PoseLitModule` and :class:`PoseDataModule`; ``--ckpt_path last`` finds earlier runs."""
 
-    checkpoint_monitor = ("val/mean_pixel_error", "min")
+    @property
+    def checkpoint_monitor(self) -> tuple[str, str]:
+        """Best = lowest mean pixel error; for multi-animal whole-frame data, highest OKS mAP."""
+        info = self.datamodule.dataset_info() if hasattr(self.datamodule, "dataset_info") else {}
+        if len(info.get("individuals") or []) > 1 and not info.get("top_down"):
+            return "val/map", "max"
+        return "val/mean_pixel_error", "min"
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """The configured Trainer, plus defaults for what the config leaves out.
@@ -87,7 +93,9 @@ class DetectorCLI(PoseCLI):
     The best checkpoint is the one with the highest validation box mAP.
     """
 
-    checkpoint_monitor = ("val/map", "max")
+    @property
+    def checkpoint_monitor(self) -> tuple[str, str]:
+        return "val/map", "max"
 
 
 def _as_list(value: Any) -> list[Any]:

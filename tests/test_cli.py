@@ -24,8 +24,9 @@ def test_recipe_fits_a_few_batches(recipe: Path, openfield: Path, tmp_path: Path
     config = yaml.safe_load(recipe.read_text())
     assert config["data"]["project_dir"] in PROJECTS
     is_detector = "detector" in config["model"]["cfg"]
-    main([
-        *(["detector"] if is_detector else []), "fit", "--config", str(recipe), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+    cli = main([
+        *(["detector"] if is_detector else []), "fit", "--config", str(recipe),
+        "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
         "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path),
         "--trainer.enable_progress_bar", "false", "--data.num_workers", "0", "--data.batch_size", "2",
         "--data.image_size", "[128, 160]",  # smaller frames: this checks the recipe runs, not its accuracy
@@ -34,7 +35,9 @@ def test_recipe_fits_a_few_batches(recipe: Path, openfield: Path, tmp_path: Path
     assert (version / "checkpoints" / "last.ckpt").is_file()
     assert (version / "split.json").is_file()
     metrics = pd.read_csv(version / "metrics.csv")
-    assert metrics["val/map" if is_detector else "val/mean_pixel_error"].notna().any()
+    best_by = "val/map" if is_detector or "multi" in recipe.stem else "val/mean_pixel_error"
+    assert cli.trainer.checkpoint_callback.monitor == best_by
+    assert metrics[best_by].notna().any()
 
 
 def test_predict_writes_dlc_tables_and_plot(openfield: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
