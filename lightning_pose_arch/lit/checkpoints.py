@@ -61,12 +61,29 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 class PoseCheckpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that keeps the latest checkpoint when there is nothing to monitor.
+    """``ModelCheckpoint`` whose ``last.ckpt`` is always the latest epoch, and that keeps the
+    latest checkpoint when there is nothing to monitor.
 
+    Lightning (2.6) rewrites ``last.ckpt`` only in a step that also wrote a best (top-k)
+    checkpoint, so after the last improvement ``last.ckpt`` stops moving and resuming from it
+    silently repeats every later epoch; here it is written at every checkpoint event.
     With a data module that has no validation split (``val_fraction=0``) the monitored
     validation metric never exists; instead of warning every epoch and never saving a "best"
     checkpoint, it then keeps the latest one (``save_top_k`` newest).
     """
+
+    _last_written_step: int | None = None
+
+    def _save_topk_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, monitor_candidates)
+
+    def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, torch.Tensor]) -> None:
+        if self._last_written_step == trainer.global_step:  # already written in this step
+            return
+        super()._save_last_checkpoint(trainer, monitor_candidates)
+        self._last_written_step = trainer.global_step
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         datamodule = getattr(trainer, "datamodule", None)

@@ -8,12 +8,18 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.demos.boring_classes import BoringModel
 
 from helpers import REPO, heatmap_model_cfg, save_untrained_checkpoint
 from lightning_pose_arch.cli import main
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.inference.runner import load_module
-from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, UntrustedCheckpointError, find_last_checkpoint
+from lightning_pose_arch.lit.checkpoints import (
+    AtomicCheckpointIO,
+    PoseCheckpoint,
+    UntrustedCheckpointError,
+    find_last_checkpoint,
+)
 from lightning_pose_arch.lit.module import PoseLitModule
 
 
@@ -79,3 +85,25 @@ def test_the_package_parses_yaml_and_checkpoints_safely() -> None:
     assert unsafe_yaml == []
     loaders = [p.name for p, text in sources.items() if "torch.load(" in text]
     assert loaders == ["checkpoints.py"]
+
+
+class WorseEveryEpoch(BoringModel):
+    """Its monitored error only grows, so epoch 0 stays the best."""
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/mean_pixel_error", float(self.current_epoch))
+
+
+def test_last_checkpoint_is_the_latest_epoch_even_without_improvement(tmp_path: Path) -> None:
+    callback = PoseCheckpoint(monitor="val/mean_pixel_error", mode="min", save_last=True, filename="best-{epoch:03d}",
+                              auto_insert_metric_name=False)
+    trainer = L.Trainer(max_epochs=3, limit_train_batches=2, limit_val_batches=1, default_root_dir=tmp_path,
+                        callbacks=[callback], logger=False, enable_progress_bar=False)
+    saved_at = []
+    original = trainer.strategy.save_checkpoint
+    trainer.strategy.save_checkpoint = lambda checkpoint, path, **kw: (saved_at.append(Path(path).name),
+                                                                       original(checkpoint, path, **kw))
+    trainer.fit(WorseEveryEpoch())
+    assert sorted(p.name for p in Path(callback.dirpath).iterdir()) == ["best-000.ckpt", "last.ckpt"]
+    assert torch.load(Path(callback.dirpath) / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert saved_at == ["best-000.ckpt", "last.ckpt", "last.ckpt", "last.ckpt"]  # once per epoch, never twice
