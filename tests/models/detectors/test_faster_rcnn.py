@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.error import URLError
+
 import pytest
 import torch
 
 from lightning_pose_arch.models.detectors import DETECTORS, BaseDetector, FasterRCNN
+from lightning_pose_arch.models.detectors.faster_rcnn import FASTER_RCNN_VARIANTS
 from lightning_pose_arch.models.detectors.base import xywh_to_xyxy, xyxy_to_xywh
 from lightning_pose_arch.registry import ConfigError
 
@@ -71,3 +74,26 @@ def test_two_training_steps_with_a_missing_individual():
     assert predictor.cls_score.out_features == 2 and predictor.cls_score.weight.grad is not None
     with pytest.raises(RuntimeError, match="train mode"):
         detector.eval().get_loss(images, bboxes)
+
+
+def test_pretrained_offline_fails_at_once_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def offline(*args, **kwargs):
+        raise URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(ConfigError, match="pretrained=true needs torchvision's COCO weights.*pretrained: false"):
+        DETECTORS.build(dict(SMALL, pretrained=True))
+
+
+def test_pretrained_from_a_local_weights_file(tmp_path) -> None:
+    torch.manual_seed(0)
+    source = FasterRCNN(variant="mobilenet_v3_large_320_fpn")
+    coco_like = {k: v for k, v in source.model.state_dict().items() if "box_predictor" not in k}
+    torch.manual_seed(1)
+    with_coco_head = FASTER_RCNN_VARIANTS["mobilenet_v3_large_320_fpn"](weights=None, weights_backbone=None)
+    coco_like.update({k: v for k, v in with_coco_head.state_dict().items() if "box_predictor" in k})  # 91 classes
+    torch.save(coco_like, tmp_path / "coco.pth")
+    detector = DETECTORS.build(dict(SMALL, pretrained=str(tmp_path / "coco.pth")))
+    backbone_key = "backbone.body.0.0.weight"
+    assert torch.equal(detector.model.state_dict()[backbone_key], coco_like[backbone_key])
+    assert detector.model.roi_heads.box_predictor.cls_score.out_features == 2  # replaced after loading
