@@ -24,16 +24,20 @@ def model_name(module: PoseLitModule, checkpoint: str | Path | None) -> str:
     return f"{name}_{Path(checkpoint).stem}" if checkpoint is not None else name
 
 
-def predict_source(inferencer: Inferencer | TopDownInferencer, source: FrameSource, batch_size: int = 8, progress: bool = True) -> np.ndarray:
-    """Keypoints ``[F, N, K, 3]`` (x, y, likelihood) for every frame of ``source``, streamed."""
-    results = []
+def predict_source(
+    inferencer: Inferencer | TopDownInferencer, source: FrameSource, batch_size: int = 8, progress: bool = True
+) -> dict[str, np.ndarray]:
+    """``{"keypoints": [F, N, K, 3]}`` (x, y, likelihood) for every frame of ``source``, streamed
+    (plus ``"unique_keypoints" [F, 1, U, 3]`` for models with a unique-bodypart head)."""
+    results: dict[str, list[np.ndarray]] = {}
     with tqdm(total=len(source), unit="frame", desc=source.stem, disable=not progress) as bar:
         for frames in prefetch(batched(source.frames(), batch_size)):
-            results.append(inferencer(frames).cpu().numpy())
+            for key, value in inferencer.predict(frames).items():
+                results.setdefault(key, []).append(value.cpu().numpy())
             bar.update(len(frames))
     if not results:
         raise ValueError(f"{source.path}: no frames could be read")
-    return np.concatenate(results).astype(np.float64)
+    return {key: np.concatenate(values).astype(np.float64) for key, values in results.items()}
 
 
 def build_inferencer(
@@ -82,9 +86,11 @@ def analyze(
     info = module.dataset_info
     written: list[Path] = []
     for source in sources:
-        keypoints = fit_individuals(predict_source(inferencer, source, batch_size, progress), len(info["individuals"]))
+        predictions = predict_source(inferencer, source, batch_size, progress)
+        keypoints = fit_individuals(predictions["keypoints"], len(info["individuals"]))
         index = list(range(len(keypoints))) if source.is_video else source.index()
-        table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer)
+        table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
+                                     predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
         folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
         written += write_predictions(table, folder / f"{source.stem}_{scorer}")
     return written

@@ -10,11 +10,17 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
+from lightning_pose_arch.data.formats.dlc import UNIQUE_INDIVIDUAL
 from lightning_pose_arch.inference.sources import FrameSource
 
 
 def table_keypoints(table: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """DLC-layout prediction table → (``[F, N, K, 3]`` keypoints, bodypart names)."""
+    """DLC-layout prediction table → (``[F, N, K, 3]`` keypoints, bodypart names) of the individuals.
+
+    Unique bodyparts (individual ``single``) are not part of any individual and are left out.
+    """
+    if "individuals" in table.columns.names:
+        table = table.drop(columns=UNIQUE_INDIVIDUAL, level="individuals", errors="ignore")
     columns = table.columns.droplevel("scorer")
     bodyparts = list(dict.fromkeys(columns.get_level_values("bodyparts")))
     individuals = list(dict.fromkeys(columns.get_level_values("individuals"))) if "individuals" in columns.names else [None]

@@ -119,12 +119,17 @@ class Inferencer:
                                align_corners=False)
         return normalize(images, self.module.dataset_info["normalization"])
 
-    @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        return self.predict(frames)["keypoints"]
+
+    @torch.inference_mode()
+    def predict(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
+        """``{"keypoints": [B, N, K, 3]}`` in the frames' pixels (the first head's), plus
+        ``"unique_keypoints": [B, 1, U, 3]`` when a head is trained on the unique bodyparts."""
         model = self.module.model
-        outputs = model(self.preprocess(frames))
-        first_head = next(iter(model.heads))
-        keypoints = model.predict(outputs)[first_head]["keypoints"]
+        predictions = model.predict(model(self.preprocess(frames)))
         height, width = frames.shape[1:3]
-        original_size = torch.tensor([[width, height]], dtype=keypoints.dtype, device=keypoints.device)
-        return input_to_original(keypoints, original_size.expand(len(frames), 2), self.image_size)
+        original_size = torch.tensor([[width, height]], dtype=torch.float32, device=self.device).expand(len(frames), 2)
+        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
+        return {key: input_to_original(predictions[head]["keypoints"], original_size, self.image_size)
+                for key, head in heads.items() if head is not None}

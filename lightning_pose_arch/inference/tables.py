@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from lightning_pose_arch.data.formats.dlc import SINGLE_INDIVIDUAL, write_table
+from lightning_pose_arch.data.formats.dlc import SINGLE_INDIVIDUAL, UNIQUE_INDIVIDUAL, write_table
 
 
 def predictions_to_table(
@@ -16,12 +17,15 @@ def predictions_to_table(
     bodyparts: list[str],
     individuals: list[str],
     scorer: str,
+    unique_keypoints: np.ndarray | None = None,
+    unique_bodyparts: Sequence[str] = (),
 ) -> pd.DataFrame:
     """``[F, N, K, 3]`` (x, y, likelihood) → DataFrame as DeepLabCut's ``analyze_videos`` writes it.
 
     Single-animal projects (``individuals == ["single animal"]``) get three
     column levels ``scorer / bodyparts / coords``; multi-animal projects four,
-    with ``individuals`` after ``scorer``.
+    with ``individuals`` after ``scorer``, and their unique bodyparts
+    (``unique_keypoints [F, 1, U, 3]``) under the individual ``single``, as DeepLabCut does.
     """
     num_frames, num_individuals, num_kpts, _ = keypoints.shape
     if num_kpts != len(bodyparts) or num_individuals != len(individuals) or num_frames != len(index):
@@ -34,7 +38,17 @@ def predictions_to_table(
         columns = pd.MultiIndex.from_product(
             [[scorer], individuals, bodyparts, coords], names=["scorer", "individuals", "bodyparts", "coords"]
         )
-    return pd.DataFrame(keypoints.reshape(num_frames, -1).astype(np.float64), index=index, columns=columns)
+    table = pd.DataFrame(keypoints.reshape(num_frames, -1).astype(np.float64), index=index, columns=columns)
+    if unique_keypoints is None or not len(unique_bodyparts):
+        return table
+    if individuals == [SINGLE_INDIVIDUAL]:
+        raise ValueError("unique bodyparts belong to multi-animal projects (individual 'single'); "
+                         "this table is single-animal")
+    unique_columns = pd.MultiIndex.from_product([[scorer], [UNIQUE_INDIVIDUAL], list(unique_bodyparts), coords],
+                                                names=columns.names)
+    unique = pd.DataFrame(unique_keypoints.reshape(num_frames, -1).astype(np.float64), index=index,
+                          columns=unique_columns)
+    return pd.concat([table, unique], axis=1)
 
 
 def fit_individuals(keypoints: np.ndarray, num_individuals: int) -> np.ndarray:

@@ -70,6 +70,10 @@ class TopDownInferencer:
         found &= (boxes[..., 2] > 0) & (boxes[..., 3] > 0)
         return boxes, found
 
+    def predict(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
+        """``{"keypoints": [B, N, K, 3]}`` (crops hold one individual each: no unique bodyparts)."""
+        return {"keypoints": self(frames)}
+
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         images = frames_to_tensor(frames, self.pose.device)

@@ -47,7 +47,10 @@ class PredictionWriter(BasePredictionWriter):
             individuals = torch.cat([b["individual"] for b in batches]).cpu().numpy()
             image_paths, keypoints = crops_to_frames(keypoints, image_paths, individuals, len(info["individuals"]))
         keypoints = fit_individuals(keypoints, len(info["individuals"]))
-        table = predictions_to_table(keypoints, image_paths, info["bodyparts"], info["individuals"], self.scorer)
+        unique = torch.cat([b["unique_keypoints"] for b in batches]).cpu().numpy() \
+            if batches and "unique_keypoints" in batches[0] else None
+        table = predictions_to_table(keypoints, image_paths, info["bodyparts"], info["individuals"], self.scorer,
+                                     unique, info.get("unique_bodyparts") or ())
         output_dir = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
         self.written = write_predictions(table, output_dir / "predictions")
         root = Path(trainer.datamodule.project.root)

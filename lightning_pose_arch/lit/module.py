@@ -170,11 +170,16 @@ class PoseLitModule(L.LightningModule):
         """``{"keypoints": [B, N, K, 3] (x, y, score) in file pixels, "image_path": [B]}``.
 
         In crop mode each row is one individual's crop (``N = 1``) and ``"individual" [B]`` says which.
+        A head trained on unique bodyparts adds ``"unique_keypoints" [B, 1, U, 3]``.
         """
         outputs = self(batch["image"])
         result = {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
         if "individual" in batch:
             result["individual"] = batch["individual"]
+        unique_head = self._require_model().head_for("unique_keypoints")
+        if unique_head is not None:
+            unique = self._require_model().predict(outputs)[unique_head]["keypoints"]
+            result["unique_keypoints"] = self._to_original_pixels(unique, batch)
         return result
 
     def configure_optimizers(self) -> Any:

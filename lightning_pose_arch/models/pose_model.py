@@ -124,6 +124,10 @@ class PoseModel(nn.Module):
         losses["total"] = sum(losses[f"{name}/total"] for name in self.heads)
         return losses
 
+    def head_for(self, label_key: str) -> str | None:
+        """Name of the first head trained on batch key ``label_key`` (e.g. ``"unique_keypoints"``), or None."""
+        return next((name for name, key in self.label_keys.items() if key == label_key), None)
+
     def predict(self, outputs: ModelOutputs) -> dict[str, Prediction]:
         """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels."""
         return {name: head.predict(outputs[name], self.head_strides[name]) for name, head in self.heads.items()}

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lightning_pose_arch.inference.label_video import table_keypoints
 from lightning_pose_arch.inference.tables import fit_individuals, predictions_to_table, write_predictions
 
 
@@ -52,3 +53,19 @@ def test_fit_individuals_keeps_the_best_and_marks_missing_ones() -> None:
     assert np.isnan(two[1, 1, 0, :2]).all() and two[1, 1, 0, 2] == 0
     four = fit_individuals(keypoints, 4)
     assert four.shape == (2, 4, 1, 3) and np.isnan(four[:, 3, :, :2]).all() and (four[:, 3, :, 2] == 0).all()
+
+
+def test_unique_bodyparts_go_under_the_individual_single() -> None:
+    keypoints = np.arange(2 * 2 * 1 * 3, dtype=float).reshape(2, 2, 1, 3)
+    unique = np.full((2, 1, 1, 3), 7.0)
+    table = predictions_to_table(keypoints, ["a.png", "b.png"], ["nose"], ["mouse1", "mouse2"], "lpa",
+                                 unique_keypoints=unique, unique_bodyparts=["marker"])
+    assert list(table.columns.get_level_values("individuals").unique()) == ["mouse1", "mouse2", "single"]
+    assert table[("lpa", "single", "marker", "likelihood")].tolist() == [7.0, 7.0]
+    assert table[("lpa", "mouse2", "nose", "x")].tolist() == [3.0, 9.0]
+    animals, bodyparts = table_keypoints(table)  # label-video and plot draw the individuals
+    assert animals.shape == (2, 2, 1, 3) and bodyparts == ["nose"]
+    np.testing.assert_array_equal(animals, keypoints)
+    with pytest.raises(ValueError, match="multi-animal"):
+        predictions_to_table(keypoints[:, :1], ["a.png", "b.png"], ["nose"], ["single animal"], "lpa",
+                             unique_keypoints=unique, unique_bodyparts=["marker"])

@@ -1,3 +1,4 @@
+import copy
 from pathlib import Path
 
 import lightning as L
@@ -8,7 +9,9 @@ import torch
 
 from helpers import heatmap_model_cfg
 from lightning_pose_arch.data.datamodule import PoseDataModule
+from lightning_pose_arch.data.synthetic_multi import example_multi_animal_project
 from lightning_pose_arch.data.topdown import TopDownConfig
+from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError
@@ -113,3 +116,27 @@ def test_crop_mode_labels_map_back_to_file_pixels_exactly(synthetic_project: Pat
     labels = torch.from_numpy(datamodule.project.keypoints[rows])
     labeled = labels[..., 2] > 0
     torch.testing.assert_close(back[..., :2][labeled], labels[..., :2][labeled], atol=1e-3, rtol=0)
+
+
+def test_unique_bodyparts_are_trained_predicted_and_written(tmp_path: Path) -> None:
+    """The bundled multi-animal project's unique "marker": its own head, its own columns (individual ``single``)."""
+    project = example_multi_animal_project()
+    datamodule = PoseDataModule(project, image_size=(160, 192), num_workers=0, batch_size=8, predict_split="test")
+    model_cfg = heatmap_model_cfg()
+    model_cfg["heads"]["unique"] = copy.deepcopy(model_cfg["heads"]["bodypart"])
+    model_cfg["label_keys"] = {"unique": "unique_keypoints"}
+    writer = PredictionWriter(output_dir=tmp_path / "predictions")
+    trainer = L.Trainer(max_steps=1, limit_val_batches=1, default_root_dir=tmp_path, enable_progress_bar=False,
+                        callbacks=[writer], logger=False, enable_checkpointing=False)
+    module = PoseLitModule({"model": model_cfg})
+    trainer.fit(module, datamodule)
+    assert module.model.heads["unique"].heatmap_branch(torch.zeros(1, 512, 5, 6)).shape[1] == 1  # U = 1 from the data
+    trainer.predict(module, datamodule)
+    table = pd.read_hdf(writer.written[0])
+    assert ("lightning_pose_arch", "single", "marker", "x") in table.columns
+    assert np.isfinite(table.xs("single", level="individuals", axis=1).to_numpy()).all()
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    written = analyze(tmp_path / "model.ckpt", [project / "labeled-data" / "synthvideo"], out_dir=tmp_path,
+                      device="cpu", progress=False)
+    assert list(pd.read_hdf(written[0]).columns.get_level_values("individuals").unique()) == [
+        "animal1", "animal2", "animal3", "animal4", "single"]
