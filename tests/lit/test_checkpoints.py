@@ -79,12 +79,14 @@ def test_pickled_objects_are_refused_unless_trusted(synthetic_project: Path, tmp
 
 
 def test_the_package_parses_yaml_and_checkpoints_safely() -> None:
-    """YAML only through ``yaml.safe_load``; ``torch.load`` only in ``read_checkpoint``, weights_only by default."""
+    """YAML only through ``yaml.safe_load``; ``torch.load`` only in ``read_checkpoint`` (weights_only by default)
+    or with ``weights_only=True`` (plain weight files)."""
     sources = {path: path.read_text() for path in (REPO / "lightning_pose_arch").rglob("*.py")}
     unsafe_yaml = [p for p, text in sources.items() if re.search(r"yaml\.(load|unsafe_load|full_load)\(|Loader=", text)]
     assert unsafe_yaml == []
-    loaders = [p.name for p, text in sources.items() if "torch.load(" in text]
-    assert loaders == ["checkpoints.py"]
+    loads = [(p.name, call) for p, text in sources.items() for call in re.findall(r"torch\.load\([^)]*\)", text)]
+    assert {name for name, _ in loads} == {"checkpoints.py", "faster_rcnn.py"}
+    assert [name for name, call in loads if name != "checkpoints.py" and "weights_only=True" not in call] == []
 
 
 class WorseEveryEpoch(BoringModel):
