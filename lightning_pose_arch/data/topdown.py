@@ -139,10 +139,10 @@ def warp_crops(images: torch.Tensor, matrix: torch.Tensor, input_size: Sequence[
     file_xy = torch.einsum("bnij,hwj->bnhwi", inverse, crop_xy1)  # [B, N, H, W, 2]
     file_size = torch.tensor([images.shape[-1], images.shape[-2]], device=images.device, dtype=images.dtype)
     grid = (2 * file_xy + 1) / file_size - 1  # grid_sample's align_corners=False normalization
-    sources = images[:, None].expand(-1, num, -1, -1, -1).reshape(batch * num, *images.shape[1:])
-    crops = F.grid_sample(sources, grid.reshape(batch * num, height, width, 2), mode="bilinear",
-                          padding_mode="zeros", align_corners=False)
-    return crops.reshape(batch, num, images.shape[1], height, width)
+    # The N crops of a frame sit side by side in one sampling grid, so frames are never copied per crop.
+    grid = grid.permute(0, 2, 1, 3, 4).reshape(batch, height, num * width, 2)
+    crops = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)  # [B,C,H,N·W]
+    return crops.unflatten(-1, (num, width)).permute(0, 3, 1, 2, 4)
 
 
 class TopDownDataset(Dataset[TopDownSample]):

@@ -127,9 +127,9 @@ class Inferencer:
         """``{"keypoints": [B, N, K, 3]}`` in the frames' pixels (the first head's), plus
         ``"unique_keypoints": [B, 1, U, 3]`` when a head is trained on the unique bodyparts."""
         model = self.module.model
-        predictions = model.predict(model(self.preprocess(frames)))
+        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
+        predictions = model.predict(model(self.preprocess(frames)), heads.values())
         height, width = frames.shape[1:3]
         original_size = torch.tensor([[width, height]], dtype=torch.float32, device=self.device).expand(len(frames), 2)
-        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
         return {key: input_to_original(predictions[head]["keypoints"], original_size, self.image_size)
                 for key, head in heads.items() if head is not None}

@@ -160,11 +160,15 @@ class PoseLitModule(L.LightningModule):
         input_size = (int(batch["image"].shape[-2]), int(batch["image"].shape[-1]))
         return input_to_original(keypoints, batch["original_size"], input_size)
 
-    def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch) -> torch.Tensor:
-        """First head's keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels."""
+    def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
+                                      label_key: str = "keypoints") -> torch.Tensor | None:
+        """Keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels, decoded by one head only:
+        the first head for ``"keypoints"``, else the head trained on ``label_key`` (``None`` if there is none)."""
         model = self._require_model()
-        first_head = next(iter(model.heads))
-        return self._to_original_pixels(model.predict(outputs)[first_head]["keypoints"], batch)
+        head = next(iter(model.heads)) if label_key == "keypoints" else model.head_for(label_key)
+        if head is None:
+            return None
+        return self._to_original_pixels(model.predict(outputs, [head])[head]["keypoints"], batch)
 
     def predict_step(self, batch: PoseBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """``{"keypoints": [B, N, K, 3] (x, y, score) in file pixels, "image_path": [B]}``.
@@ -176,10 +180,9 @@ class PoseLitModule(L.LightningModule):
         result = {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
         if "individual" in batch:
             result["individual"] = batch["individual"]
-        unique_head = self._require_model().head_for("unique_keypoints")
-        if unique_head is not None:
-            unique = self._require_model().predict(outputs)[unique_head]["keypoints"]
-            result["unique_keypoints"] = self._to_original_pixels(unique, batch)
+        unique = self._keypoints_in_original_pixels(outputs, batch, label_key="unique_keypoints")
+        if unique is not None:
+            result["unique_keypoints"] = unique
         return result
 
     def configure_optimizers(self) -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -83,22 +83,26 @@ class PoseModel(nn.Module):
         check_keys(cls, cfg, where="model config")
         if "backbone" not in cfg or "heads" not in cfg:
             raise ConfigError(f"model config needs 'backbone' and 'heads' keys, got {sorted(cfg)}")
-        counts = num_keypoints if isinstance(num_keypoints, Mapping) else None
         label_keys = cfg.get("label_keys") or {}
+
+        def count(label_key: str, where: str) -> int | None:
+            if not isinstance(num_keypoints, Mapping):
+                return num_keypoints
+            if label_key not in num_keypoints:
+                raise ConfigError(f"model config {where} is {label_key!r}; the data has {sorted(num_keypoints)}")
+            return num_keypoints[label_key]
+
         backbone = BACKBONES.build(cfg["backbone"])
-        neck = build_neck(cfg.get("neck"), backbone, counts[DEFAULT_LABEL_KEY] if counts else num_keypoints)
+        neck = build_neck(cfg.get("neck"), backbone, count(DEFAULT_LABEL_KEY, "label key"))
         feature = neck or backbone
         heads = {}
         for name, head_cfg in cfg["heads"].items():
             if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
                 raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
             label_key = label_keys.get(name, DEFAULT_LABEL_KEY)
-            if counts is not None and label_key not in counts:
-                raise ConfigError(f"model config label_keys.{name} is {label_key!r}; the data has {sorted(counts)}")
-            head_skeleton = skeleton if label_key == DEFAULT_LABEL_KEY else None
             head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(
-                dict(head_cfg), feature.out_channels, counts[label_key] if counts else num_keypoints, image_size=image_size,
-                in_stride=feature.stride, skeleton=head_skeleton)
+                dict(head_cfg), feature.out_channels, count(label_key, f"label_keys.{name}"), image_size=image_size,
+                in_stride=feature.stride, skeleton=skeleton if label_key == DEFAULT_LABEL_KEY else None)
             heads[name] = HEADS.build(head_cfg)
         return cls(backbone=backbone, heads=heads, neck=neck, label_keys=label_keys)
 
@@ -128,9 +132,11 @@ class PoseModel(nn.Module):
         """Name of the first head trained on batch key ``label_key`` (e.g. ``"unique_keypoints"``), or None."""
         return next((name for name, key in self.label_keys.items() if key == label_key), None)
 
-    def predict(self, outputs: ModelOutputs) -> dict[str, Prediction]:
-        """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels."""
-        return {name: head.predict(outputs[name], self.head_strides[name]) for name, head in self.heads.items()}
+    def predict(self, outputs: ModelOutputs, names: Iterable[str | None] | None = None) -> dict[str, Prediction]:
+        """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels (only the heads in ``names``, if given;
+        ``None`` entries are skipped, e.g. an absent :meth:`head_for`)."""
+        names = self.heads.keys() if names is None else [name for name in names if name is not None]
+        return {name: self.heads[name].predict(outputs[name], self.head_strides[name]) for name in names}
 
 
 def backbone_features(backbone: BaseBackbone) -> tuple[int | list[int], int | list[int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -15,6 +16,17 @@ from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
 from lightning_pose_arch.registry import Registry
+
+
+@dataclass(frozen=True)
+class HeadInputs:
+    """What the features and the data decide about a head (see :meth:`BaseHead.fill_sizes`)."""
+
+    in_channels: int
+    num_keypoints: int | None
+    image_size: Sequence[int] | None
+    in_stride: float | None
+    skeleton: Sequence[tuple[int, int]] | None
 
 
 class BaseHead(nn.Module):
@@ -73,7 +85,15 @@ class BaseHead(nn.Module):
             in_stride: Input pixels per feature cell (backbone or neck stride).
             skeleton: Edges ``(k1, k2)`` between keypoint indices, from the data (``None`` if unknown).
         """
-        return copy.deepcopy(cfg)
+        return cls.fill_from(copy.deepcopy(cfg), HeadInputs(in_channels, num_keypoints, image_size, in_stride, skeleton))
+
+    @classmethod
+    def fill_from(cls, cfg: dict[str, Any], inputs: HeadInputs) -> dict[str, Any]:
+        """Fill the unset sizes of ``cfg`` (a private copy: change it in place) from ``inputs``; return it.
+
+        Heads whose layers depend on the features or the data override this.
+        """
+        return cfg
 
     def get_targets(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:
         """Targets for ``outputs`` from ``keypoints [B, N, K, 3]`` (input-image pixels)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -13,7 +11,7 @@ from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.criterions.weighted import WeightedHuberCriterion, WeightedMSECriterion
-from lightning_pose_arch.models.heads.base import HEADS, BaseHead
+from lightning_pose_arch.models.heads.base import HEADS, BaseHead, HeadInputs
 from lightning_pose_arch.models.heads.heatmap import DeconvStack
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
@@ -137,22 +135,13 @@ class DEKRHead(BaseHead):
             nn.init.zeros_(final.bias)
 
     @classmethod
-    def fill_sizes(
-        cls,
-        cfg: dict[str, Any],
-        in_channels: int,
-        num_keypoints: int | None,
-        image_size: Sequence[int] | None = None,
-        in_stride: float | None = None,
-        skeleton: Sequence[tuple[int, int]] | None = None,
-    ) -> dict[str, Any]:
-        cfg = copy.deepcopy(cfg)
-        cfg.setdefault("in_channels", in_channels)
-        if num_keypoints is None:
+    def fill_from(cls, cfg: dict[str, Any], inputs: HeadInputs) -> dict[str, Any]:
+        cfg.setdefault("in_channels", inputs.in_channels)
+        if inputs.num_keypoints is None:
             return cfg
-        cfg.setdefault("num_keypoints", num_keypoints)
+        cfg.setdefault("num_keypoints", inputs.num_keypoints)
         if isinstance(cfg.get("target_generator"), dict):
-            cfg["target_generator"].setdefault("num_keypoints", num_keypoints)
+            cfg["target_generator"].setdefault("num_keypoints", inputs.num_keypoints)
         return cfg
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:

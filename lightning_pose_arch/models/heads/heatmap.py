@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -12,7 +10,7 @@ from torch import nn
 from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
 from lightning_pose_arch.models.criterions.base import BaseCriterion
-from lightning_pose_arch.models.heads.base import HEADS, BaseHead
+from lightning_pose_arch.models.heads.base import HEADS, BaseHead, HeadInputs
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
 from lightning_pose_arch.registry import check_keys
@@ -139,23 +137,14 @@ class HeatmapHead(BaseHead):
         return branch
 
     @classmethod
-    def fill_sizes(
-        cls,
-        cfg: dict[str, Any],
-        in_channels: int,
-        num_keypoints: int | None,
-        image_size: Sequence[int] | None = None,
-        in_stride: float | None = None,
-        skeleton: Sequence[tuple[int, int]] | None = None,
-    ) -> dict[str, Any]:
-        cfg = copy.deepcopy(cfg)
+    def fill_from(cls, cfg: dict[str, Any], inputs: HeadInputs) -> dict[str, Any]:
         heatmap_config = cfg.setdefault("heatmap_config", {})
-        heatmap_config.setdefault("num_input_channels", in_channels)
-        if num_keypoints is None:
+        heatmap_config.setdefault("num_input_channels", inputs.in_channels)
+        if inputs.num_keypoints is None:
             return cfg
-        heatmap_config.setdefault("num_output_channels", num_keypoints)
+        heatmap_config.setdefault("num_output_channels", inputs.num_keypoints)
         if isinstance(cfg.get("target_generator"), dict):
-            cfg["target_generator"].setdefault("num_heatmaps", num_keypoints)
+            cfg["target_generator"].setdefault("num_heatmaps", inputs.num_keypoints)
         return cfg
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -12,7 +11,7 @@ from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.criterions.weighted import WeightedHuberCriterion, WeightedMSECriterion
-from lightning_pose_arch.models.heads.base import HEADS
+from lightning_pose_arch.models.heads.base import HEADS, HeadInputs
 from lightning_pose_arch.models.heads.heatmap import HeatmapHead
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
@@ -85,25 +84,18 @@ class PAFHead(HeatmapHead):
                              f"got {self.paf_branch[-1].out_channels}")
 
     @classmethod
-    def fill_sizes(
-        cls,
-        cfg: dict[str, Any],
-        in_channels: int,
-        num_keypoints: int | None,
-        image_size: Sequence[int] | None = None,
-        in_stride: float | None = None,
-        skeleton: Sequence[tuple[int, int]] | None = None,
-    ) -> dict[str, Any]:
-        """As :meth:`HeatmapHead.fill_sizes`, plus ``edges`` (head, generator, predictor) where unset.
+    def fill_from(cls, cfg: dict[str, Any], inputs: HeadInputs) -> dict[str, Any]:
+        """As :meth:`HeatmapHead.fill_from`, plus ``edges`` (head, generator, predictor) where unset.
 
-        Edges come from ``skeleton`` or, without one, the complete graph over
+        Edges come from ``inputs.skeleton`` or, without one, the complete graph over
         the heatmap's K keypoints; an ``edges`` set in the head's config is
         copied to a generator and predictor that leave theirs unset.
         """
-        cfg = super().fill_sizes(cfg, in_channels, num_keypoints, image_size, in_stride, skeleton)
+        cfg = super().fill_from(cfg, inputs)
         num_kpts = cfg["heatmap_config"].get("num_output_channels")
         if "edges" not in cfg and num_kpts is not None:
-            cfg["edges"] = [list(edge) for edge in paf_edges(skeleton or None, num_kpts, where="PAFHead skeleton")]
+            edges = paf_edges(inputs.skeleton or None, num_kpts, where="PAFHead skeleton")
+            cfg["edges"] = [list(edge) for edge in edges]
         for part in ("target_generator", "predictor"):
             if "edges" in cfg and isinstance(cfg.get(part), dict):
                 cfg[part].setdefault("edges", copy.deepcopy(cfg["edges"]))

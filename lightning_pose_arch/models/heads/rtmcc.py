@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -13,7 +12,7 @@ from torch import nn
 from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
 from lightning_pose_arch.models.criterions.base import BaseCriterion
-from lightning_pose_arch.models.heads.base import HEADS, BaseHead
+from lightning_pose_arch.models.heads.base import HEADS, BaseHead, HeadInputs
 from lightning_pose_arch.models.heads.gau import GatedAttentionUnit, ScaleNorm
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
@@ -138,26 +137,17 @@ class RTMCCHead(BaseHead):
                 f"simcc_split_ratio={self.simcc_split_ratio}, {super().extra_repr()}")
 
     @classmethod
-    def fill_sizes(
-        cls,
-        cfg: dict[str, Any],
-        in_channels: int,
-        num_keypoints: int | None,
-        image_size: Sequence[int] | None = None,
-        in_stride: float | None = None,
-        skeleton: Sequence[tuple[int, int]] | None = None,
-    ) -> dict[str, Any]:
-        cfg = copy.deepcopy(cfg)
-        cfg.setdefault("in_channels", in_channels)
-        if num_keypoints is not None:
-            cfg.setdefault("num_keypoints", num_keypoints)
-        if image_size is not None:
-            cfg.setdefault("input_size", [int(side) for side in image_size])
+    def fill_from(cls, cfg: dict[str, Any], inputs: HeadInputs) -> dict[str, Any]:
+        cfg.setdefault("in_channels", inputs.in_channels)
+        if inputs.num_keypoints is not None:
+            cfg.setdefault("num_keypoints", inputs.num_keypoints)
+        if inputs.image_size is not None:
+            cfg.setdefault("input_size", [int(side) for side in inputs.image_size])
         if "input_size" not in cfg:
             raise ConfigError("RTMCCHead needs input_size [H, W]: set it in the head config, or build the model "
                               "with the data's image size (PoseModel.from_config(..., image_size=...))")
-        if in_stride is not None:
-            cfg.setdefault("in_featuremap_size", [math.ceil(side / in_stride) for side in cfg["input_size"]])
+        if inputs.in_stride is not None:
+            cfg.setdefault("in_featuremap_size", [math.ceil(side / inputs.in_stride) for side in cfg["input_size"]])
         ratio = cfg.get("simcc_split_ratio", DEFAULT_SPLIT_RATIO)
         for part in ("predictor", "target_generator"):
             if isinstance(cfg.get(part), dict):
