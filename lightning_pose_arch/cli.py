@@ -28,11 +28,11 @@ from lightning.pytorch.plugins import CheckpointIO
 
 from lightning_pose_arch.commands import COMMANDS
 from lightning_pose_arch.data.datamodule import PoseDataModule
-from lightning_pose_arch.data.formats.dlc import load_yaml
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, PoseCheckpoint, find_last_checkpoint
 from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.yaml_files import install_cli_yaml_loader, load_yaml
 
 
 def default_checkpoint(monitor: str = "val/mean_pixel_error", mode: str = "min") -> PoseCheckpoint:
@@ -122,6 +122,7 @@ def main(args: list[str] | None = None) -> PoseCLI | None:
         COMMANDS[args[0]](args[1:])
         return None
     check_config_files(args)
+    install_cli_yaml_loader()
     if args[:1] == ["detector"]:
         return DetectorCLI(DetectorLitModule, PoseDataModule, args=args[1:], save_config_kwargs={"overwrite": True},
                            auto_configure_optimizers=False)

@@ -9,13 +9,13 @@ from importlib import resources
 from pathlib import Path
 
 import lightning as L
-import yaml
 
 from lightning_pose_arch.cli import default_checkpoint
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.yaml_files import load_yaml
 
 ASSETS = resources.files("lightning_pose_arch") / "assets"
 DEMO_IMAGE_SIZE = (256, 320)
@@ -33,7 +33,7 @@ def example_video() -> Path:
 
 def demo_config(epochs: int) -> dict:
     """The demo's configuration (``assets/configs/demo.yaml``) with a cosine LR schedule over ``epochs``."""
-    cfg = yaml.safe_load((ASSETS / "configs" / "demo.yaml").read_text())
+    cfg = load_yaml(Path(str(ASSETS / "configs" / "demo.yaml")))
     cfg["scheduler"] = {"type": "CosineAnnealingLR", "T_max": epochs, "eta_min": 1e-5, "interval": "epoch"}
     return cfg
 

@@ -32,23 +32,13 @@ from lightning_pose_arch.data.formats.base import (
     warn_unlabeled_frames,
 )
 from lightning_pose_arch.registry import ConfigError
+from lightning_pose_arch.yaml_files import load_yaml
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SINGLE_INDIVIDUAL = "single animal"
 UNIQUE_INDIVIDUAL = "single"  # the individual DeepLabCut files unique bodyparts under
 MULTI_BODYPARTS = "MULTI!"  # what DeepLabCut writes as ``bodyparts`` in multi-animal configs
 COORDS = ("x", "y")
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    """Parse a YAML mapping with the safe loader; errors name the file."""
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: invalid YAML: {err}") from err
-    if not isinstance(content, dict):
-        raise ConfigError(f"{path}: expected a YAML mapping, got {type(content).__name__}")
-    return content
 
 
 def read_project(project_dir: str | Path) -> LabeledData:
