@@ -31,6 +31,8 @@ from lightning_pose_arch.data.formats.base import (
     shortest_decimals,
     warn_unlabeled_frames,
 )
+from lightning_pose_arch.data.formats.dlc_sources import label_sources, warn_if_twins_differ
+from lightning_pose_arch.data.validation import check_dlc_config, check_label_table
 from lightning_pose_arch.registry import ConfigError
 from lightning_pose_arch.yaml_files import load_yaml
 
@@ -42,7 +44,8 @@ COORDS = ("x", "y")
 
 
 def read_project(project_dir: str | Path) -> LabeledData:
-    """Read a DeepLabCut project's config and every ``CollectedData_*`` label file (``.h5`` preferred).
+    """Read a DeepLabCut project's config and one ``CollectedData_*`` label file per folder (see
+    :mod:`~lightning_pose_arch.data.formats.dlc_sources` for which one).
 
     Returns :class:`LabeledData` with ``bboxes``, ``sigmas`` and ``flip_pairs``
     None (DeepLabCut files have none).
@@ -52,13 +55,17 @@ def read_project(project_dir: str | Path) -> LabeledData:
     if not config_path.is_file():
         raise FileNotFoundError(f"{config_path} not found: project_dir must be a DeepLabCut project folder")
     config = load_yaml(config_path)
+    check_dlc_config(config, config_path)
     bodyparts, individuals, unique_bodyparts = _project_names(config, config_path)
     multi = bool(config.get("multianimalproject"))
     paths, keypoints, unique_keypoints = [], [], []
-    for path in _label_files(root):
-        table = read_labels(path)
+    for source in label_sources(root, None if config.get("scorer") is None else str(config["scorer"])):
+        table = read_labels(source.path)
         frame_kpts, frame_unique = labels_to_keypoints(
-            table, bodyparts, individuals if multi else None, unique_bodyparts, source=path)
+            table, bodyparts, individuals if multi else None, unique_bodyparts, source=source.path)
+        if source.twin is not None:
+            warn_if_twins_differ(table, read_labels(source.twin), source)
+        _check_not_listed_before(table.index, paths, source.path)
         paths += list(table.index)
         keypoints.append(frame_kpts)
         unique_keypoints.append(frame_unique)
@@ -91,15 +98,11 @@ def _project_names(config: dict[str, Any], config_path: Path) -> tuple[list[str]
     return bodyparts, individuals, list(config.get("uniquebodyparts") or [])
 
 
-def _label_files(root: Path) -> list[Path]:
-    """One label file per ``labeled-data`` folder, ``.h5`` preferred over ``.csv``."""
-    files = []
-    for folder in sorted((root / "labeled-data").glob("*")):
-        h5 = sorted(folder.glob("CollectedData_*.h5"))
-        files += h5 or sorted(folder.glob("CollectedData_*.csv"))
-    if not files:
-        raise FileNotFoundError(f"no labeled-data/*/CollectedData_*.h5 or .csv files under {root}")
-    return files
+def _check_not_listed_before(frames: Iterable[str], earlier: list[str], source: Path) -> None:
+    repeated = sorted(set(frames) & set(earlier))
+    if repeated:
+        raise ConfigError(f"{source} labels frames that an earlier label file of the project already labels, e.g. "
+                          f"{repeated[:3]}: each frame must be labeled in one file only")
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
@@ -159,6 +162,7 @@ def labels_to_keypoints(
                           f"column level, but config.yaml says multianimalproject: {individuals is not None}")
     if individuals is None:
         _check_names(source, "bodyparts", table.columns.get_level_values("bodyparts"), bodyparts)
+        check_label_table(table, [(bp,) for bp in bodyparts], source)
         return _gather(table, [(bp,) for bp in bodyparts], (1, len(bodyparts))), _gather(table, [], (1, 0))
     _check_names(source, "individuals", table.columns.get_level_values("individuals"),
                  individuals + ([UNIQUE_INDIVIDUAL] if unique_bodyparts else []))
@@ -169,6 +173,7 @@ def labels_to_keypoints(
         found = table.xs(UNIQUE_INDIVIDUAL, axis=1, level="individuals").columns.get_level_values("bodyparts")
         _check_names(source, f"bodyparts of {UNIQUE_INDIVIDUAL} (uniquebodyparts)", found, unique_bodyparts)
     keys = [(ind, bp) for ind in individuals for bp in bodyparts]
+    check_label_table(table, keys + [(UNIQUE_INDIVIDUAL, bp) for bp in unique_bodyparts], source)
     keypoints = _gather(table, keys, (len(individuals), len(bodyparts)))
     unique = _gather(table, [(UNIQUE_INDIVIDUAL, bp) for bp in unique_bodyparts], (1, len(unique_bodyparts)))
     return keypoints, unique
@@ -187,7 +192,8 @@ def _gather(table: pd.DataFrame, keys: list[tuple[str, ...]], shape: tuple[int, 
     """Columns ``key + (x|y)`` for each key → ``[F, *shape, 3]`` float32 x, y, visibility."""
     if not keys:
         return np.zeros((len(table), *shape, 3), np.float32)
-    xy = table[[key + (c,) for key in keys for c in COORDS]].to_numpy(np.float64).reshape(len(table), *shape, 2)
+    cells = table[[key + (c,) for key in keys for c in COORDS]].apply(pd.to_numeric, errors="coerce")  # blank: NaN
+    xy = cells.to_numpy(np.float64).reshape(len(table), *shape, 2)
     labeled = np.isfinite(xy).all(axis=-1, keepdims=True)
     return np.concatenate([np.where(labeled, xy, 0.0), VISIBLE * labeled], axis=-1).astype(np.float32)
 
