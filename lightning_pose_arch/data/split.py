@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lightning_pose_arch.data.formats.base import atomic_output
 from lightning_pose_arch.registry import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -35,8 +34,7 @@ def make_split(image_paths: list[str], train_fraction: float, val_fraction: floa
                           f"val_fraction={val_fraction}; label more frames or raise train_fraction")
     if val_fraction > 0 and num_val == 0:
         raise ConfigError(f"empty validation split: val_fraction={val_fraction} of {num_trainval} training frames "
-                          f"rounds to 0 frames; use val_fraction >= {1 / num_trainval:.3g} for at least one "
-                          "validation frame, or val_fraction=0 to train without validation")
+                          f"rounds to 0 frames; {_validation_hint(num_trainval, len(paths))}")
     chosen = [paths[i] for i in order]
     return {
         "train": sorted(chosen[num_val:num_trainval]),
@@ -45,14 +43,22 @@ def make_split(image_paths: list[str], train_fraction: float, val_fraction: floa
     }
 
 
+def _validation_hint(num_trainval: int, num_frames: int) -> str:
+    """A valid way out of an empty validation split (one frame cannot be both trained and validated on)."""
+    if num_trainval >= 2:
+        return (f"use val_fraction >= {1 / num_trainval:.3g} for at least one validation frame, or val_fraction=0 "
+                "to train without validation")
+    more = "label more frames" if num_frames < 2 else "raise train_fraction so that at least 2 frames train"
+    return (f"{num_trainval} training frame cannot also give a validation frame: use val_fraction=0 to train "
+            f"without validation, or {more}")
+
+
 def save_split(split: dict[str, list[str]], path: str | Path) -> None:
     """Write ``split`` as JSON, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as tmp:
-        json.dump({name: split[name] for name in SPLITS}, tmp, indent=1)
-    os.replace(tmp_name, path)
+    with atomic_output(path) as tmp:  # honours the umask (mkstemp alone makes owner-only files)
+        tmp.write_text(json.dumps({name: split[name] for name in SPLITS}, indent=1))
 
 
 def load_split(path: str | Path, known_paths: list[str]) -> dict[str, list[str]]:
@@ -64,7 +70,26 @@ def load_split(path: str | Path, known_paths: list[str]) -> dict[str, list[str]]
         raise ConfigError(f"split file {path} is not valid JSON: {err}") from err
     if not isinstance(split, dict) or set(split) != set(SPLITS):
         raise ConfigError(f"split file {path} must hold exactly the keys {list(SPLITS)}")
+    for name in SPLITS:
+        if not isinstance(split[name], list) or not all(isinstance(frame, str) for frame in split[name]):
+            raise ConfigError(f"split file {path}: {name!r} must be a list of image paths, got {split[name]!r:.80}")
     unknown = sorted(set().union(*split.values()) - set(known_paths))
     if unknown:
         raise ConfigError(f"split file {path} lists frames that are not labeled in the project: {unknown[:5]}")
+    check_disjoint(split, str(path))
     return split
+
+
+def check_disjoint(split: dict[str, list[str]], source: str) -> None:
+    """Every frame is in at most one of train/val/test, once: a test frame that is also trained on leaks."""
+    for name in SPLITS:
+        repeated = sorted({frame for frame in split[name] if split[name].count(frame) > 1})
+        if repeated:
+            raise ConfigError(f"split file {source} lists {repeated[:5]} more than once in {name!r}")
+    for i, first in enumerate(SPLITS):
+        for second in SPLITS[i + 1:]:
+            shared = sorted(set(split[first]) & set(split[second]))
+            if shared:
+                raise ConfigError(f"split file {source}: {len(shared)} frame(s) are in both {first!r} and {second!r}, "
+                                  f"e.g. {shared[:3]}; each frame must be in one split only (a frame that is "
+                                  "trained on and tested on inflates the test score)")

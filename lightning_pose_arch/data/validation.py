@@ -157,3 +157,36 @@ def check_normalization(normalization: Mapping[str, Any] | None) -> None:
             raise ConfigError(f"PoseDataModule normalization {key} must be {rule} (one per RGB channel, for "
                               f"images in [0, 1]; ImageNet: mean [0.485, 0.456, 0.406], std [0.229, 0.224, "
                               f"0.225]), got {values}")
+
+
+def check_coco_ids(images: list[dict[str, Any]], annotations: list[dict[str, Any]], path: Path) -> None:
+    """Image ids, image ``file_name``s and annotation ids are unique (else one frame would be read twice)."""
+    for section, entries, field in (("images", images, "id"), ("images", images, "file_name"),
+                                    ("annotations", annotations, "id")):
+        first: dict[Any, int] = {}
+        for index, entry in enumerate(entries):
+            value = entry.get(field)
+            if value is None:
+                continue
+            if value in first:
+                raise ConfigError(f"{path}: {section}[{first[value]}] and {section}[{index}] have the same {field} "
+                                  f"{value!r}; each {field} must be unique (merge the two entries, or give each "
+                                  "its own)")
+            first[value] = index
+
+
+def check_coco_keypoints(values: list[Any], bodyparts: Sequence[str], where: str) -> None:
+    """One annotation's flat ``[x, y, v] * K``: numbers, v in {0, 1, 2}, and numeric x, y wherever v > 0."""
+    for k, name in enumerate(bodyparts):
+        x, y, v = values[3 * k: 3 * k + 3]
+        if v not in (0, 1, 2) or isinstance(v, bool):
+            raise ConfigError(f"{where}: keypoint {name!r} has visibility v={v!r}; v must be 0 (unlabeled), "
+                              "1 (labeled, not visible) or 2 (visible)")
+        for axis, value in (("x", x), ("y", y)):
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if v > 0 and not (number and np.isfinite(value)):
+                raise ConfigError(f"{where}: keypoint {name!r} has {axis}={value!r} with v={v}; a labeled keypoint "
+                                  "needs finite numbers x and y (use v=0 for an unlabeled one)")
+            if v == 0 and not (value is None or number):
+                raise ConfigError(f"{where}: keypoint {name!r} has {axis}={value!r}; coordinates are numbers "
+                                  "(or null when v=0)")

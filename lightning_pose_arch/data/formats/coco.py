@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from lightning_pose_arch.data.formats.base import LabeledData, atomic_output, shortest_decimals, warn_unlabeled_frames
+from lightning_pose_arch.data.validation import check_coco_ids, check_coco_keypoints
 from lightning_pose_arch.registry import ConfigError
 
 COCO_PERSON_SIGMAS = {
@@ -61,7 +62,8 @@ def read_coco(annotation_file: str | Path, image_root: str | Path | None = None)
     image_paths = [_image_path(image, i, path) for i, image in enumerate(images)]
     _check_images_exist(root, image_paths, path)
     annotations = _kept_annotations(_section(content, "annotations", path), category["id"], path)
-    keypoints, bboxes = _individuals(annotations, images, len(bodyparts), path)
+    check_coco_ids(images, annotations, path)
+    keypoints, bboxes = _individuals(annotations, images, bodyparts, path)
     data = LabeledData(
         root=root,
         config={"info": content.get("info") or {}, "category_name": category.get("name", DEFAULT_CATEGORY),
@@ -130,9 +132,10 @@ def _kept_annotations(annotations: list[dict[str, Any]], category_id: int, path:
 
 
 def _individuals(
-    annotations: list[dict[str, Any]], images: list[dict[str, Any]], num_kpts: int, path: Path
+    annotations: list[dict[str, Any]], images: list[dict[str, Any]], bodyparts: list[str], path: Path
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Annotations → keypoints ``[F, N, K, 3]`` and bboxes ``[F, N, 4]`` (None when no annotation has one)."""
+    num_kpts = len(bodyparts)
     frame_of = {image["id"]: f for f, image in enumerate(images)}
     frames, slots, flat, boxes = [], [], [], []
     used = np.zeros(len(images), np.int64)
@@ -144,6 +147,7 @@ def _individuals(
         if not isinstance(values, list) or len(values) != 3 * num_kpts:
             raise ConfigError(f"{where}: 'keypoints' must hold 3 * {num_kpts} numbers [x, y, v, ...], "
                               f"got {len(values) if isinstance(values, list) else type(values).__name__}")
+        check_coco_keypoints(values, bodyparts, where)
         bbox = annotation.get("bbox")
         if bbox is not None and (not isinstance(bbox, list) or len(bbox) != 4):
             raise ConfigError(f"{where}: 'bbox' must be [x, y, w, h], got {bbox!r}")
@@ -156,15 +160,26 @@ def _individuals(
     keypoints = np.zeros((len(images), max(1, int(used.max(initial=0))), num_kpts, 3), np.float32)
     if flat:
         values = np.asarray(flat, np.float32).reshape(len(flat), num_kpts, 3)
-        if not np.isin(values[..., 2], (0, 1, 2)).all():
-            raise ConfigError(f"{path}: annotations: keypoint visibility v must be 0, 1 or 2")
-        values[values[..., 2] == 0] = 0.0
+        _zero_unlabeled(values, annotations, bodyparts, path)
         keypoints[frames, slots] = values
     if all(box is None for box in boxes):
         return keypoints, None
     bboxes = np.zeros((*keypoints.shape[:2], 4), np.float32)
     bboxes[frames, slots] = np.asarray([box or [0, 0, 0, 0] for box in boxes], np.float32)
     return keypoints, bboxes
+
+
+def _zero_unlabeled(values: np.ndarray, annotations: list[dict[str, Any]], bodyparts: list[str], path: Path) -> None:
+    """Set x = y = 0 where v = 0 (COCO's convention), warning when that changes stored coordinates."""
+    unlabeled = values[..., 2] == 0
+    moved = unlabeled & (np.nan_to_num(values[..., :2]) != 0).any(axis=-1)
+    if moved.any():
+        index, k = np.argwhere(moved)[0]
+        warnings.warn(f"{path}: {int(moved.sum())} keypoint(s) have v=0 (unlabeled) but non-zero coordinates, e.g. "
+                      f"annotations[{index}] (id {annotations[index].get('id')}) {bodyparts[k]!r} at "
+                      f"x={values[index, k, 0]:g}, y={values[index, k, 1]:g}: they are read as unlabeled (set v=1 "
+                      "or v=2 to keep them)", UserWarning, stacklevel=4)
+    values[unlabeled] = 0.0
 
 
 def _skeleton(category: dict[str, Any], bodyparts: list[str], path: Path) -> list[list[str]]:
