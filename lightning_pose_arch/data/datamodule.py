@@ -9,11 +9,11 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
-from PIL import Image
 from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
+from lightning_pose_arch.data.images import check_images
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
 from lightning_pose_arch.data.transforms import (
@@ -23,6 +23,7 @@ from lightning_pose_arch.data.transforms import (
     build_train_transform,
     infer_flip_pairs,
 )
+from lightning_pose_arch.data.validation import check_labels_inside_images, check_normalization, check_some_label
 from lightning_pose_arch.registry import ConfigError, check_types
 
 SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells
@@ -91,7 +92,9 @@ class PoseDataModule(L.LightningDataModule):
             raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
         if num_workers < 0:
             raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
+        check_normalization(normalization)
         self.project: LabeledData = read_labeled_data(project_dir)
+        check_some_label(self.project)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -111,6 +114,7 @@ class PoseDataModule(L.LightningDataModule):
         else:
             self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
         self.datasets: dict[str, PoseDataset | TopDownDataset] = {}
+        self.image_sizes: dict[str, tuple[int, int]] = {}  # (width, height) of each labeled image, from setup
 
     @property
     def bodyparts(self) -> list[str]:
@@ -157,8 +161,9 @@ class PoseDataModule(L.LightningDataModule):
         return [(index[a], index[b]) for a, b in flip_pairs]
 
     def setup(self, stage: str | None = None) -> None:
-        if not self.datasets:
-            check_images(self.project.root, self.project.image_paths)
+        if not self.datasets:  # every image decoded once; labels must lie on them
+            self.image_sizes = check_images(self.project.root, self.project.image_paths)
+            check_labels_inside_images(self.project, self.image_sizes)
         self._save_split()
         self._build_datasets()
 
@@ -246,28 +251,6 @@ def _check_positive(**sizes: Any) -> None:
         values = value if isinstance(value, (tuple, list)) else [value]
         if len(values) == 0 or any(int(v) <= 0 for v in values):
             raise ConfigError(f"PoseDataModule {name} must be positive, got {value!r}")
-
-
-def check_images(root: Path, image_paths: list[str]) -> None:
-    """Raise naming the files when a labeled image is missing or its header cannot be decoded.
-
-    Cheap (no pixel decoding): runs once in ``setup``, so a bad file stops the run before training.
-    """
-    missing = [p for p in image_paths if not (root / p).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} labeled image(s) listed in the label files are missing under "
-                                f"{root}: {missing[:5]}; every labeled frame needs its image file")
-    corrupt = []
-    for path in image_paths:
-        try:
-            with Image.open(root / path) as image:
-                image.verify()
-        except Exception as err:  # PIL raises many types for bad files
-            corrupt.append(f"{path} ({type(err).__name__}: {str(err).replace(str(root / path), 'file')})")
-    if corrupt:
-        raise OSError(f"{len(corrupt)} labeled image(s) under {root} cannot be decoded as images: "
-                      f"{'; '.join(corrupt[:3])}. Replace them with readable PNG/JPEG files (or remove their rows "
-                      "from the label files)")
 
 
 def _reseed_transform(dataset: Any, seed: int) -> None:

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lightning_pose_arch.data.images import read_image
 from lightning_pose_arch.data.transforms import KeypointTransform
 from lightning_pose_arch.data.types import PoseSample
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Read an image file as ``[H, W, 3]`` uint8 RGB; raise naming the file if it cannot be decoded."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        reason = "does not exist" if not path.exists() else "cannot be decoded as an image"
-        raise OSError(f"image file {path} {reason}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class PoseDataset(Dataset[PoseSample]):

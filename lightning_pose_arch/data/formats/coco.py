@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from lightning_pose_arch.data.formats.base import LabeledData, atomic_output, shortest_decimals, warn_unlabeled_frames
+from lightning_pose_arch.data.images import image_size
 from lightning_pose_arch.data.validation import check_coco_ids, check_coco_keypoints
 from lightning_pose_arch.registry import ConfigError
 
@@ -251,8 +251,7 @@ def write_coco(data: LabeledData, path: str | Path) -> Path:
 
 
 def _image_entry(root: Path, image_path: str, frame: int) -> dict[str, Any]:
-    with Image.open(Path(root) / image_path) as image:
-        width, height = image.size
+    width, height = image_size(Path(root) / image_path)
     return {"id": frame + 1, "file_name": image_path, "width": width, "height": height}
 
 
