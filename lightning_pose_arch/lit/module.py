@@ -23,6 +23,7 @@ from lightning_pose_arch.lit.metrics import (
     RootMeanSquareError,
 )
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
+from lightning_pose_arch.models.data_fit import check_model_fits_data
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
@@ -98,6 +99,8 @@ class PoseLitModule(L.LightningModule):
         elif data_info is not None and data_info["bodyparts"] != self.dataset_info["bodyparts"]:
             raise ConfigError(f"the model was built for bodyparts {self.dataset_info['bodyparts']}, "
                               f"the data has {data_info['bodyparts']}")
+        if stage == "fit":  # fail now, not in the first training step
+            check_model_fits_data(self.model, self.dataset_info, self.hparams["cfg"]["model"].get("heads") or {})
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
