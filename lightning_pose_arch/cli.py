@@ -12,7 +12,8 @@
     lpa registry [--out docs/config_reference.md] (every registered type, its arguments and docstring)
 
 Checkpoints are written atomically (:class:`AtomicCheckpointIO`), and ``--ckpt_path last``
-resumes from the newest ``last.ckpt`` of any earlier run under ``trainer.default_root_dir``.
+resumes from the newest intact checkpoint of this experiment under ``trainer.default_root_dir``
+(:func:`~lightning_pose_arch.lit.resume.resume_checkpoint`).
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from lightning.pytorch.plugins import CheckpointIO
 from lightning_pose_arch.commands import COMMANDS
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.inference.writer import PredictionWriter
-from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, PoseCheckpoint, find_last_checkpoint
+from lightning_pose_arch.lit.checkpoints import AtomicCheckpointIO, PoseCheckpoint
 from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.lit.resume import check_explicit_checkpoint, resume_checkpoint
 from lightning_pose_arch.yaml_files import install_cli_yaml_loader, load_yaml
 
 
@@ -81,9 +83,12 @@ class PoseCLI(LightningCLI):
         self.trainer.predict(**self._resolve_last(kwargs))
 
     def _resolve_last(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        if kwargs.get("ckpt_path") == "last":
+        ckpt_path = kwargs.get("ckpt_path")
+        if ckpt_path == "last":
             # none yet: Lightning warns and starts from scratch (set-and-forget resuming)
-            kwargs["ckpt_path"] = find_last_checkpoint(self.trainer) or "last"
+            kwargs["ckpt_path"] = resume_checkpoint(self.trainer, kwargs["model"], kwargs.get("datamodule")) or "last"
+        elif ckpt_path is not None and Path(ckpt_path).is_file():
+            check_explicit_checkpoint(ckpt_path)
         return kwargs
 
 

@@ -180,8 +180,8 @@ def check_coco_keypoints(values: list[Any], bodyparts: Sequence[str], where: str
     for k, name in enumerate(bodyparts):
         x, y, v = values[3 * k: 3 * k + 3]
         if v not in (0, 1, 2) or isinstance(v, bool):
-            raise ConfigError(f"{where}: keypoint {name!r} has visibility v={v!r}; v must be 0 (unlabeled), "
-                              "1 (labeled, not visible) or 2 (visible)")
+            raise ConfigError(f"{where}: keypoint {name!r} has v={v!r}: visibility v must be 0, 1 or 2 (unlabeled, "
+                              "labeled but not visible, visible)")
         for axis, value in (("x", x), ("y", y)):
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
             if v > 0 and not (number and np.isfinite(value)):

@@ -10,9 +10,11 @@ holds either the previous complete file or the new complete file.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import re
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -26,6 +28,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 
+from lightning_pose_arch.data.formats.base import new_file_mode
 from lightning_pose_arch.registry import ConfigError
 
 TRUST_HINT = "pass trust_checkpoint=True (lpa: --trust-checkpoint) only if you trust where the file came from"
@@ -54,7 +57,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 torch.save(checkpoint, tmp)
                 tmp.flush()
                 os.fsync(tmp.fileno())
+            os.chmod(tmp_name, new_file_mode(path))  # mkstemp makes owner-only files; honour the umask
             os.replace(tmp_name, path)
+        except (OSError, RuntimeError) as err:
+            raise save_error(path, err) from err
         finally:
             if os.path.exists(tmp_name):
                 os.remove(tmp_name)
@@ -91,6 +97,21 @@ class PoseCheckpoint(ModelCheckpoint):
             rank_zero_info(f"no validation split: checkpoints keep the latest epoch instead of the best {self.monitor}")
             self.monitor = None
         super().setup(trainer, pl_module, stage)
+
+
+def save_error(path: Path, err: BaseException) -> BaseException:
+    """The error to raise when writing ``path`` failed: a full disk is named as such (torch's writer reports it as
+    ``enforce fail ... unexpected pos``); other errors pass through unchanged."""
+    full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
+        any(sign in str(err) for sign in ("unexpected pos", "PytorchStreamWriter failed"))
+    if not full:
+        return err
+    free = shutil.disk_usage(path.parent).free
+    return OSError(errno.ENOSPC, f"no space left on the device (or disk quota exceeded) while saving checkpoint "
+                                 f"{path}: {free / 2**20:.1f} MiB free in {path.parent}. The previous checkpoint at "
+                                 "this path is intact; free some space or point default_root_dir (or the "
+                                 f"checkpoint callback's dirpath) at a disk with room [{type(err).__name__}: "
+                                 f"{str(err).splitlines()[0][:200] if str(err) else ''}]")
 
 
 def read_checkpoint(path: str | Path, trust_checkpoint: bool = False) -> dict[str, Any]:
@@ -144,7 +165,12 @@ def find_last_checkpoint(trainer: L.Trainer) -> str | None:
     Lightning's ``ckpt_path="last"`` looks only in the *current* run's folder, which a new
     process (a new ``version_N``) has not written yet; this looks in every earlier run.
     """
+    candidates = [p for folder in checkpoint_folders(trainer) for p in folder.rglob("last*.ckpt") if p.is_file()]
+    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+
+
+def checkpoint_folders(trainer: L.Trainer) -> set[Path]:
+    """``trainer.default_root_dir`` and every checkpoint callback's folder that exists (searched recursively)."""
     folders = {Path(trainer.default_root_dir)}
     folders |= {Path(cb.dirpath) for cb in trainer.checkpoint_callbacks if getattr(cb, "dirpath", None)}
-    candidates = [p for folder in folders if folder.is_dir() for p in folder.rglob("last*.ckpt") if p.is_file()]
-    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
+    return {folder for folder in folders if folder.is_dir()}

@@ -113,14 +113,14 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(tmp_name)
-        os.chmod(tmp_name, _file_mode(path))  # mkstemp makes owner-only files
+        os.chmod(tmp_name, new_file_mode(path))  # mkstemp makes owner-only files
         os.replace(tmp_name, path)
     finally:
         if os.path.exists(tmp_name):
             os.remove(tmp_name)
 
 
-def _file_mode(path: Path) -> int:
+def new_file_mode(path: Path) -> int:
     """The replaced file's permissions, or those a new file gets under the current umask."""
     if path.exists():
         return path.stat().st_mode & 0o777
