@@ -14,15 +14,28 @@ import torch.nn.functional as F
 from lightning_pose_arch.data.transforms import input_to_original
 from lightning_pose_arch.lit.checkpoints import read_checkpoint
 from lightning_pose_arch.lit.module import PoseLitModule, check_checkpoint_fits
+from lightning_pose_arch.registry import ConfigError
 
 _END = object()
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU."""
+    """``"auto"`` → CUDA when available, else CPU; a named device must exist here (ConfigError otherwise)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as err:
+        raise ConfigError(f"--device {device!r} is not a device name: use auto, cpu, cuda or cuda:N") from err
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"--device {device}: PyTorch sees no CUDA GPU on this machine (torch "
+                              f"{torch.__version__}, built for CUDA {torch.version.cuda}); use --device cpu, or "
+                              "--device auto to take a GPU when there is one")
+        if resolved.index is not None and resolved.index >= count:
+            raise ConfigError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
+    return resolved
 
 
 def load_module(checkpoint: str | Path, device: str = "auto", trust_checkpoint: bool = False) -> PoseLitModule:
@@ -33,12 +46,13 @@ def load_module(checkpoint: str | Path, device: str = "auto", trust_checkpoint: 
     checkpoint of this package, or does not fit the model its config describes, raises
     :class:`~lightning_pose_arch.registry.ConfigError` naming it.
     """
+    target = resolve_device(device)  # before reading: a device that is not there fails at once
     contents = read_checkpoint(checkpoint, trust_checkpoint)
     hparams = contents["hyper_parameters"]
     module = PoseLitModule(hparams["cfg"], dataset_info=hparams["dataset_info"])
     check_checkpoint_fits(module, contents, f"checkpoint {checkpoint}")
     module.load_state_dict(contents["state_dict"])
-    return module.eval().to(resolve_device(device))
+    return module.eval().to(target)
 
 
 def prefetch(items: Iterable, depth: int = 4) -> Iterator:
