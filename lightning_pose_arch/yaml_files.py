@@ -28,7 +28,11 @@ def check_unique_keys(text: str, source: str = "<yaml>") -> None:
 
     Parses the node tree only (no values are constructed), with the safe loader.
     """
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    loader = yaml.SafeLoader(text)  # what yaml.compose does, with the safe loader
+    try:
+        root = loader.get_single_node()
+    finally:
+        loader.dispose()
     pending = [root] if root is not None else []
     while pending:
         node = pending.pop()
