@@ -83,13 +83,18 @@ class PoseCLI(LightningCLI):
         self.trainer.predict(**self._resolve_last(kwargs))
 
     def _resolve_last(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        ckpt_path = kwargs.get("ckpt_path")
-        if ckpt_path == "last":
+        if kwargs.get("ckpt_path") == "last":
             # none yet: Lightning warns and starts from scratch (set-and-forget resuming)
             kwargs["ckpt_path"] = resume_checkpoint(self.trainer, kwargs["model"], kwargs.get("datamodule")) or "last"
-        elif ckpt_path is not None and Path(ckpt_path).is_file():
-            check_explicit_checkpoint(ckpt_path)
         return kwargs
+
+    def _parse_ckpt_path(self) -> None:
+        """Refuse a cut-short ``--ckpt_path`` file by name before LightningCLI reads its hyperparameters."""
+        subcommand = self.config.get("subcommand")
+        ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if ckpt_path and Path(ckpt_path).is_file():
+            check_explicit_checkpoint(ckpt_path)
+        super()._parse_ckpt_path()
 
 
 class DetectorCLI(PoseCLI):

@@ -162,7 +162,7 @@ CASES = [
     Case("missing_y_column", lambda c: (edit_labels(c, lambda t: t.drop(columns=[("synth", "tailbase", "y")])), fit(c)),
          ConfigError, r"CollectedData_synth.csv: label columns missing: \['tailbase / y'\]; every bodypart needs an x"),
     Case("x_without_y", lambda c: (edit_labels(c, set_cell(6, "rightear", "y", np.nan)), fit(c)), ConfigError,
-         r"frame labeled-data/synthvideo/img0006.png, bodypart rightear: x=[\d.]+ and y=nan - one coordinate is empty"),
+         r"frame labeled-data/synthvideo/img0006.png, bodypart rightear: x=[\d.]+, y=empty - one coordinate is empty"),
     Case("frames_in_two_label_files", lambda c: (frames_labeled_twice(c), fit(c)), ConfigError,
          r"zcopy/CollectedData_synth.csv labels frames that an earlier label file of the project already labels, "
          r"e.g. \['labeled-data/synthvideo/img0000.png'"),

@@ -98,10 +98,11 @@ def _check_both_coordinates(table: pd.DataFrame, key: tuple[str, ...], source: P
     x, y = (pd.to_numeric(table[key + (coord,)], errors="coerce") for coord in ("x", "y"))
     half = x.isna() != y.isna()
     if half.any():
-        frame = table.index[half.to_numpy().argmax()]
-        raise ConfigError(f"{source}: frame {frame}, bodypart {' / '.join(key)}: x={x[frame]!r} and y={y[frame]!r} - "
-                          f"one coordinate is empty ({int(half.sum())} such label(s)); give both x and y, or leave "
-                          "both empty for an unlabeled keypoint")
+        row = int(half.to_numpy().argmax())
+        shown = ["empty" if np.isnan(value) else f"{value:g}" for value in (x.iloc[row], y.iloc[row])]
+        raise ConfigError(f"{source}: frame {table.index[row]}, bodypart {' / '.join(key)}: x={shown[0]}, "
+                          f"y={shown[1]} - one coordinate is empty ({int(half.sum())} such label(s)); give both x "
+                          "and y, or leave both empty for an unlabeled keypoint")
 
 
 def _check_numeric(cells: pd.Series, column: str, source: Path) -> None:
