@@ -230,3 +230,156 @@ def test_bad_input_is_reported_before_training(case: Case, ctx: Ctx, capsys: pyt
         case.run(ctx)
     message = capsys.readouterr().err if raised.type is SystemExit else str(raised.value)
     assert re.search(case.match, message, re.DOTALL), message
+
+
+# --- cases that read on with a warning -------------------------------------------------------------------------
+
+def test_two_annotators_read_only_the_config_scorer(ctx: Ctx) -> None:
+    second_annotator(ctx)
+    with pytest.warns(UserWarning, match=r"synthvideo holds label files of several annotators \['Alex', 'synth'\]; "
+                                         r"reading only CollectedData_synth \(config.yaml's scorer\)"):
+        datamodule = PoseDataModule(ctx.project, image_size=(64, 96), num_workers=0)
+    assert len(datamodule.project.image_paths) == len(set(datamodule.project.image_paths)) == 16
+    assert not set(datamodule.split["train"]) & set(datamodule.split["test"])
+
+
+def test_h5_and_csv_that_disagree_are_reported(ctx: Ctx) -> None:
+    table = read_labels(ctx.project / LABELS)
+    write_table(table, ctx.project / FRAMES / "CollectedData_synth.h5")
+    set_cell(9, "leftear", "x", 1.5)(table)
+    write_table(table, ctx.project / LABELS)
+    os.utime(ctx.project / FRAMES / "CollectedData_synth.h5", (1e9, 1e9))  # the .csv is the newer file
+    with pytest.warns(UserWarning, match=r"CollectedData_synth.h5 and CollectedData_synth.csv in .* disagree \(first "
+                                         r"differing frame: labeled-data/synthvideo/img0009.png, leftear / x: [\d.]+ "
+                                         r"vs 1.5\); CollectedData_synth.csv is the newer file \(modified 20"):
+        data = read_project(ctx.project)
+    assert data.keypoints[9, 0, 1, 0] != 1.5  # the .h5 is read, as DeepLabCut does
+
+
+def test_coco_coordinates_of_unlabeled_keypoints_are_zeroed_with_a_warning(ctx: Ctx) -> None:
+    def unlabeled_but_placed(content: dict) -> None:
+        content["annotations"][2]["keypoints"][5] = 0  # leftear: v=0, x and y kept
+
+    path = coco(ctx, unlabeled_but_placed)
+    with pytest.warns(UserWarning, match=r"labels.json: 1 keypoint\(s\) have v=0 \(unlabeled\) but non-zero "
+                                         r"coordinates, e.g. annotations\[2\] \(id 3\) 'leftear' at x=[\d.]+"):
+        data = PoseDataModule(path, image_size=(64, 96), num_workers=0).project
+    assert data.keypoints[2, 0, 1].tolist() == [0.0, 0.0, 0.0]
+
+
+# --- images ----------------------------------------------------------------------------------------------------
+
+def test_exif_orientation_is_read_the_same_by_every_reader(tmp_path: Path) -> None:
+    """A 40×20 JPEG tagged "rotate 90°" is 20×40 to the decoder, the size check and the COCO writer."""
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(path, exif=exif)
+    assert read_image(path).shape == (40, 20, 3)
+    assert image_size(path) == (20, 40)
+    assert check_images(tmp_path, ["rotated.jpg"]) == {"rotated.jpg": (20, 40)}
+
+
+def test_analyze_refuses_a_truncated_jpeg_in_a_folder(ctx: Ctx) -> None:
+    jpeg_frame(ctx, 3, keep=1 / 3)
+    with pytest.raises(OSError, match=r"image file .*img0003.jpg cannot be decoded as an image \(OSError: image "
+                                      r"file is truncated"):
+        analyze(ctx.checkpoint, [ctx.project / FRAMES], out_dir=ctx.tmp / "out", device="cpu", progress=False)
+    assert not (ctx.tmp / "out").exists() or not any((ctx.tmp / "out").iterdir())
+
+
+# --- YAML through jsonargparse ---------------------------------------------------------------------------------
+
+def test_lpa_refuses_duplicate_keys_in_a_nested_config_file(ctx: Ctx, capsys: pytest.CaptureFixture) -> None:
+    data = ctx.tmp / "data.yaml"
+    data.write_text(f"project_dir: {ctx.project}\nbatch_size: 2\nbatch_size: 4\n")
+    config = yaml.safe_load(cli_config(ctx))
+    config.pop("data")
+    (ctx.tmp / "run.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(SystemExit):
+        main(["fit", "--config", str(ctx.tmp / "run.yaml"), "--data", str(data)])
+    assert re.search(r"key 'batch_size' appears twice in one mapping \(lines 2 and 3\)", capsys.readouterr().err)
+
+
+# --- runs and files --------------------------------------------------------------------------------------------
+
+def resume_setup(ctx: Ctx, model_cfg: dict | None = None) -> tuple[L.Trainer, PoseLitModule, PoseDataModule]:
+    datamodule = PoseDataModule(ctx.project, image_size=(64, 96), num_workers=0)
+    module = PoseLitModule({"model": model_cfg or heatmap_model_cfg()})
+    return L.Trainer(default_root_dir=ctx.tmp / "runs", logger=False), module, datamodule
+
+
+def checkpoint_at(ctx: Ctx, run: str, name: str, age_s: float, model_cfg: dict | None = None) -> Path:
+    folder = ctx.tmp / "runs" / run / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = save_untrained_checkpoint(folder / name, ctx.project, model_cfg)
+    os.utime(path, (path.stat().st_mtime - age_s,) * 2)
+    return path
+
+
+def test_resume_passes_over_a_truncated_last_checkpoint(ctx: Ctx) -> None:
+    intact = checkpoint_at(ctx, "version_0", "last.ckpt", age_s=60)
+    cut = checkpoint_at(ctx, "version_1", "last.ckpt", age_s=0)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 3])
+    with pytest.warns(UserWarning, match=rf"--ckpt_path last: resuming from {re.escape(str(intact))}; passed over "
+                                         rf"newer checkpoints: {re.escape(str(cut))} \(not a complete checkpoint file"):
+        assert resume_checkpoint(*resume_setup(ctx)) == str(intact)
+
+
+def test_resume_does_not_take_another_experiments_checkpoint(ctx: Ctx) -> None:
+    ours = checkpoint_at(ctx, "version_0", "last.ckpt", age_s=60)
+    theirs = checkpoint_at(ctx, "version_1", "last.ckpt", age_s=0, model_cfg=heatmap_model_cfg(num_deconv_layers=2))
+    with pytest.warns(UserWarning, match=rf"resuming from {re.escape(str(ours))}; passed over newer checkpoints: "
+                                         rf"{re.escape(str(theirs))} \(another experiment: cfg.model.heads.bodypart."
+                                         r"heatmap_config.num_deconv_layers: checkpoint 2, this run 3\)"):
+        assert resume_checkpoint(*resume_setup(ctx)) == str(ours)
+    ours.unlink()
+    with pytest.warns(UserWarning, match=r"no checkpoint of this run to resume, starting afresh; passed over: .*"
+                                         r"version_1/checkpoints/last.ckpt \(another experiment"):
+        assert resume_checkpoint(*resume_setup(ctx)) is None
+
+
+def test_resume_does_not_take_a_checkpoint_of_other_data(ctx: Ctx) -> None:
+    other = make_synthetic_project(ctx.tmp / "other", num_frames=8, bodyparts=("snout", "leftear", "rightear"))
+    path = ctx.tmp / "runs" / "version_0" / "checkpoints" / "last.ckpt"
+    path.parent.mkdir(parents=True)
+    save_untrained_checkpoint(path, other)
+    with pytest.warns(UserWarning, match=r"\(other data: dataset_info.bodyparts\[3\]: checkpoint None, this run "
+                                         r"'tailbase'\)|\(other data: dataset_info.bodyparts: checkpoint"):
+        assert resume_checkpoint(*resume_setup(ctx)) is None
+
+
+@pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device"),
+                                     RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0")])
+def test_full_disk_during_a_checkpoint_save_is_named(failure: Exception, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    path = tmp_path / "ckpts" / "last.ckpt"
+    with pytest.raises(OSError, match=rf"no space left on the device .* while saving checkpoint {re.escape(str(path))}"
+                                      r": [\d.]+ MiB free in .*ckpts") as raised:
+        AtomicCheckpointIO().save_checkpoint({"step": 1}, path)
+    assert raised.value.errno == errno.ENOSPC
+    assert list(path.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_checkpoints_and_split_files_honour_the_umask(umask: int, mode: int, tmp_path: Path) -> None:
+    previous = os.umask(umask)
+    try:
+        AtomicCheckpointIO().save_checkpoint({"step": 1}, tmp_path / "last.ckpt")
+        save_split({"train": ["a.png"], "val": [], "test": []}, tmp_path / "split.json")
+    finally:
+        os.umask(previous)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {"last.ckpt": mode, "split.json": mode}
+
+
+def test_device_cuda_without_a_gpu_gives_our_message(ctx: Ctx, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"--device cuda: PyTorch sees no CUDA GPU on this machine .*use --device "
+                                          r"cpu, or --device auto"):
+        main(["analyze", str(ctx.project / FRAMES), "--checkpoint", str(ctx.checkpoint), "--device", "cuda"])
+    with pytest.raises(ConfigError, match=r"--device 'gpu' is not a device name: use auto, cpu, cuda or cuda:N"):
+        load_module(ctx.checkpoint, "gpu")
