@@ -125,7 +125,10 @@ def _read_labels_csv(path: Path) -> pd.DataFrame:
         rows = [row for _, row in zip(range(4), csv.reader(handle))]
     if not rows or rows[0][0] != "scorer":
         raise ValueError(f"{path}: not a DeepLabCut label file (first cell should be 'scorer')")
-    num_index = next(i for i, cell in enumerate(rows[0][1:], start=1) if cell)
+    num_index = next((i for i, cell in enumerate(rows[0][1:], start=1) if cell), None)
+    if num_index is None:
+        raise ConfigError(f"{path}: no label columns (the scorer row names no column); a DeepLabCut label file "
+                          "has an x and a y column per bodypart")
     num_header = 4 if len(rows) > 1 and rows[1][0] == "individuals" else 3
     table = pd.read_csv(path, header=list(range(num_header)), index_col=list(range(num_index)))
     return _restore_unlabeled_first_row(table)
