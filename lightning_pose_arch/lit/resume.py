@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
-from lightning_pose_arch.lit.checkpoints import checkpoint_folders
+from lightning_pose_arch.lit.checkpoints import checkpoint_folders, read_checkpoint
 from lightning_pose_arch.registry import ConfigError
 
 
@@ -61,8 +60,11 @@ def check_explicit_checkpoint(ckpt_path: str | Path) -> None:
 
 def _other_experiment(path: Path, module: L.LightningModule, datamodule: Any) -> str | None:
     """Why the checkpoint at ``path`` belongs to another experiment than ``module`` on ``datamodule``, or None."""
-    contents = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    saved = contents.get("hyper_parameters") or {}
+    try:
+        contents = read_checkpoint(path)
+    except ConfigError as err:  # e.g. pickled objects, or not written by this package
+        return f"not readable as this package's checkpoint: {err}"
+    saved = contents["hyper_parameters"]
     ours = dict(module.hparams)
     data_info = datamodule.dataset_info() if hasattr(datamodule, "dataset_info") else None
     for key in sorted(set(saved) | set(ours)):
