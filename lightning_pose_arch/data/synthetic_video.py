@@ -19,12 +19,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 
 from lightning_pose_arch.data.formats.base import VISIBLE
 from lightning_pose_arch.data.synthetic_multi import BODYPARTS, _Animal, _background, _draw_animal, _random_animal, _visibility
 
-EXAMPLE_VIDEO = "tracking_example.mp4"
-EXAMPLE_SETTINGS = dict(num_frames=150, num_animals=3, image_size=(160, 192), seed=3)
+EXAMPLE_NAME = "tracking_example"
+EXAMPLE_SETTINGS = dict(num_frames=150, num_animals=3, image_size=(160, 192), seed=1)
 _ARENA_MARGIN = 0.15  # of the frame's smaller side, on each side: room to leave the frame
 _TURN_RATE = 0.06  # radians/frame, standard deviation of the heading's wander
 _CENTRE_PULL = 0.08  # radians/frame the heading turns toward the frame's centre (animals roam, then come back)
@@ -184,11 +185,37 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> Path
     return path
 
 
+def write_tracking_video(out_dir: str | Path, name: str = "tracking", **settings: object) -> tuple[Path, Path]:
+    """``make_tracking_video(**settings)`` written as ``<name>.mp4`` and ``<name>_groundtruth.csv``; return both.
+
+    The ground truth is a DeepLabCut-layout table (``scorer / individuals / bodyparts / coords``)
+    with coords ``x, y, visibility`` (:func:`read_ground_truth` reads it back).
+    """
+    video = make_tracking_video(**settings)
+    out_dir = Path(out_dir)
+    path = write_video(out_dir / f"{name}.mp4", video.frames)
+    columns = pd.MultiIndex.from_product([["groundtruth"], video.individuals, list(video.bodyparts),
+                                          ["x", "y", "visibility"]],
+                                         names=["scorer", "individuals", "bodyparts", "coords"])
+    table = pd.DataFrame(video.keypoints.reshape(len(video.keypoints), -1), columns=columns)
+    truth = out_dir / f"{name}_groundtruth.csv"
+    table.to_csv(truth)
+    return path, truth
+
+
+def read_ground_truth(path: str | Path) -> np.ndarray:
+    """``[T, N, K, 3]`` (x, y, visibility) from a :func:`write_tracking_video` ground-truth table."""
+    table = pd.read_csv(path, header=[0, 1, 2, 3], index_col=0)
+    individuals = table.columns.get_level_values("individuals").unique()
+    bodyparts = table.columns.get_level_values("bodyparts").unique()
+    return table.to_numpy(np.float64).reshape(len(table), len(individuals), len(bodyparts), 3)
+
+
 def example_tracking_video() -> tuple[Path, Path]:
-    """The bundled video (``make_tracking_video(**EXAMPLE_SETTINGS)``) and its ground truth (DLC-layout ``.csv``)."""
+    """The bundled video and its ground truth: ``write_tracking_video(folder, "tracking_example", **EXAMPLE_SETTINGS)``."""
     folder = Path(str(resources.files("lightning_pose_arch") / "assets" / "tracking"))
-    return folder / EXAMPLE_VIDEO, folder / EXAMPLE_VIDEO.replace(".mp4", "_groundtruth.csv")
+    return folder / f"{EXAMPLE_NAME}.mp4", folder / f"{EXAMPLE_NAME}_groundtruth.csv"
 
 
 __all__ = ["TrackingVideo", "count_crossings", "example_tracking_video", "make_tracking_video",
-           "noisy_detections", "simulate_paths", "write_video"]
+           "noisy_detections", "read_ground_truth", "simulate_paths", "write_tracking_video", "write_video"]
