@@ -37,15 +37,16 @@ def oks(
     tracks: np.ndarray, track_valid: np.ndarray, detections: np.ndarray, detection_valid: np.ndarray,
     areas: np.ndarray, sigma: float,
 ) -> np.ndarray:
-    """Object keypoint similarity ``[J, D]`` over the keypoints valid in both (0 where none is).
+    """Object keypoint similarity ``[J, D]``, averaged over each detection's valid keypoints.
 
     ``tracks [J, K, 2]``, ``detections [D, K, 2]``, ``areas [J]`` (the track's box area, px²).
-    COCO's form with one ``sigma`` for every keypoint: ``exp(-d² / (2 · area · (2σ)²))``.
+    COCO's form with one ``sigma`` for every keypoint: ``exp(-d² / (2 · area · (2σ)²))``. A
+    keypoint the track has not seen counts as dissimilar (0), so a young track that knows two
+    keypoints of one animal does not claim another animal's detection on one chance match.
     """
     both = track_valid[:, None] & detection_valid[None]
     squared = np.sum((tracks[:, None] - detections[None]) ** 2, axis=-1)
     scale = 2 * np.maximum(areas, MIN_AREA)[:, None, None] * (2 * sigma) ** 2
     similarity = np.where(both, np.exp(-np.nan_to_num(squared, nan=np.inf) / scale), 0.0)
-    count = both.sum(axis=-1)
-    return np.where(count > 0, similarity.sum(axis=-1) / np.maximum(count, 1), 0.0)
+    return similarity.sum(axis=-1) / np.maximum(detection_valid.sum(axis=-1), 1)[None]
 

@@ -89,11 +89,13 @@ def association_cost(
     predicted: np.ndarray, points: np.ndarray, valid: np.ndarray, settings: AssociationSettings
 ) -> np.ndarray:
     """``[J, D]`` cost ``1 − ((1 − w) · OKS + w · IoU)`` between predicted tracks ``[J, K, 2]`` (NaN: unknown
-    keypoint) and detections ``[D, K, 2]`` (``valid [D, K]``); ``w`` = ``box_weight``, boxes padded by ``box_padding``."""
+    keypoint) and detections ``[D, K, 2]`` (``valid [D, K]``); ``w`` = ``box_weight``, boxes padded by ``box_padding``.
+    A pair without a keypoint known to both costs 1 (never matched)."""
     track_valid = ~np.isnan(predicted).any(axis=-1)
     track_boxes = keypoint_boxes(predicted, track_valid, settings.box_padding)
     boxes = keypoint_boxes(points, valid, settings.box_padding)
     areas = np.nan_to_num(np.prod(track_boxes[:, 2:] - track_boxes[:, :2], axis=-1))
     similarity = oks(predicted, track_valid, points, valid, areas, settings.oks_sigma)
     overlap = box_iou(track_boxes, boxes)
-    return 1.0 - ((1 - settings.box_weight) * similarity + settings.box_weight * overlap)
+    shared = (track_valid[:, None] & valid[None]).any(axis=-1)  # boxes of different body parts may overlap
+    return np.where(shared, 1.0 - ((1 - settings.box_weight) * similarity + settings.box_weight * overlap), 1.0)

@@ -24,7 +24,7 @@ def test_box_iou_and_keypoint_boxes():
     assert np.isnan(keypoint_boxes(points, np.zeros((1, 3), bool), padding=1.0)).all()
 
 
-def test_oks_uses_only_keypoints_known_on_both_sides():
+def test_oks_averages_over_the_detections_keypoints_and_unknown_track_keypoints_count_zero():
     track = np.array([[[0.0, 0.0], [10.0, 0.0]]])
     detection = np.array([[[0.0, 0.0], [13.0, 4.0]], [[50.0, 0.0], [0.0, 0.0]]])
     similarity = oks(track, np.array([[True, True]]), detection, np.array([[True, True], [True, False]]),
@@ -32,6 +32,8 @@ def test_oks_uses_only_keypoints_known_on_both_sides():
     expected_first = (1 + np.exp(-25 / (2 * 100 * 0.04))) / 2
     np.testing.assert_allclose(similarity, [[expected_first, np.exp(-2500 / 8)]])
     assert oks(track, np.zeros((1, 2), bool), detection, np.ones((2, 2), bool), np.array([100.0]), 0.1).max() == 0
+    young = oks(track, np.array([[True, False]]), detection[:1], np.array([[True, True]]), np.array([100.0]), 0.1)
+    np.testing.assert_allclose(young, [[0.5]])  # the snout matches exactly, the unseen keypoint counts 0
 
 
 def test_kalman_learns_a_constant_velocity_and_keeps_unseen_keypoints_unknown():
