@@ -21,37 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import motmetrics
 import numpy as np
 
 from lightning_pose_arch.data.synthetic_video import make_tracking_video, noisy_detections, write_video
 from lightning_pose_arch.tracking import build_tracker
-
-METRICS = ["mota", "idf1", "num_switches", "num_false_positives", "num_misses", "num_frames"]
-
-
-def mot_summary(truth: np.ndarray, tracked: np.ndarray, max_distance: float) -> dict[str, float]:
-    """MOT metrics of ``tracked [T, N', K, 3]`` (x, y, score; NaN: missing) against ``truth [T, N, K, 3]``
-    (x, y, visibility), matching by mean keypoint distance (px) up to ``max_distance``."""
-    accumulator = motmetrics.MOTAccumulator(auto_id=True)
-    for truth_frame, tracked_frame in zip(truth, tracked):
-        present = np.flatnonzero((truth_frame[..., 2] > 0).sum(axis=-1) >= 2)
-        found = np.flatnonzero(np.isfinite(tracked_frame[..., :2]).all(axis=-1).any(axis=-1))
-        gt_points = np.where(truth_frame[present, :, 2:] > 0, truth_frame[present, :, :2], np.nan)
-        distance = np.linalg.norm(gt_points[:, None] - tracked_frame[None, found, :, :2], axis=-1)  # [G, H, K]
-        shared = np.isfinite(distance).sum(axis=-1)
-        mean = np.where(shared > 0, np.nansum(np.nan_to_num(distance, nan=0.0), axis=-1) / np.maximum(shared, 1),
-                        np.nan)
-        accumulator.update(present.tolist(), found.tolist(), np.where(mean <= max_distance, mean, np.nan))
-    summary = motmetrics.metrics.create().compute(accumulator, metrics=METRICS, name="run")
-    return {name: float(summary[name].iloc[0]) for name in METRICS}
-
-
-def body_length(truth: np.ndarray) -> float:
-    """Median snout-to-tailbase-ish size: the largest keypoint distance of each animal, median over frames."""
-    points = truth[..., :2]
-    spread = np.linalg.norm(points[:, :, :, None] - points[:, :, None], axis=-1).max(axis=(-1, -2))
-    return float(np.median(spread))
+from lightning_pose_arch.tracking.metrics import body_length, mot_summary
 
 
 def tracker_curve(noise_levels: list[float], num_frames: int, seeds: list[int], tracker_spec: str | None) -> None:
