@@ -27,6 +27,8 @@ from lightning_pose_arch.data.synthetic_video import make_tracking_video, noisy_
 from lightning_pose_arch.tracking import build_tracker
 from lightning_pose_arch.tracking.metrics import body_length, mot_summary
 
+PCUTOFF = 0.1  # (e2e) keypoints scored lower are not counted, tracked or not
+
 
 def tracker_curve(noise_levels: list[float], num_frames: int, seeds: list[int], tracker_spec: str | None) -> None:
     """(a): one row per noise level and seed."""
@@ -61,7 +63,8 @@ def end_to_end(checkpoint: Path, num_frames: int, seed: int, out_dir: Path) -> N
     for tracker in ("KalmanTracker", "none"):
         written = analyze(checkpoint, [path], out_dir / tracker, progress=False, tracker=tracker)
         keypoints, _ = table_keypoints(read_predictions(written[0]))
-        m = mot_summary(video.keypoints, keypoints[:, :3], half_body)
+        keypoints = np.where(keypoints[..., 2:] >= PCUTOFF, keypoints, np.nan)  # as a user would plot them
+        m = mot_summary(video.keypoints, keypoints, half_body)
         print(f"| {tracker} | {m['mota']:.3f} | {m['idf1']:.3f} | {m['num_switches']:.0f} | "
               f"{m['num_false_positives']:.0f} | {m['num_misses']:.0f} |")
 
