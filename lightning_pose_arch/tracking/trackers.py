@@ -49,7 +49,7 @@ class KalmanTracker(BaseTracker):
     def __init__(
         self, score_threshold: float = 0.1, min_keypoints: int = 2, birth_score: float = 0.3, max_age: int = 10,
         oks_sigma: float = 0.1, box_weight: float = 0.3, box_padding: float = 5.0, max_cost: float = 0.9,
-        process_noise: float = 1.0, measurement_noise: float = 4.0, stitch: bool = True, max_gap: int = 300,
+        process_noise: float = 4.0, measurement_noise: float = 4.0, stitch: bool = True, max_gap: int = 300,
         max_link_cost: float = 2.0, shape_weight: float = 1.0, min_length: int = 3, interpolate_gap: int = 5,
     ) -> None:
         checks = {"box_weight": 0 <= box_weight <= 1, "max_cost": 0 <= max_cost <= 1, "min_keypoints": min_keypoints >= 1,
