@@ -32,19 +32,22 @@ def scene(tmp_path_factory):
 @pytest.fixture
 def fake_model(monkeypatch, scene):
     """analyze without a network: the module's info and the detections above."""
-    info = {"bodyparts": list(BODYPARTS), "individuals": INDIVIDUALS,
-            "unique_bodyparts": []}
+    info = {"bodyparts": list(BODYPARTS), "individuals": INDIVIDUALS, "unique_bodyparts": ["marker"]}
     module = SimpleNamespace(dataset_info=info)
     monkeypatch.setattr(analyze_module, "load_module", lambda *args: module)
     monkeypatch.setattr(analyze_module, "build_inferencer", lambda *args: None)
     monkeypatch.setattr(analyze_module, "model_name", lambda *args: "LPA_fake")
-    monkeypatch.setattr(analyze_module, "predict_source", lambda *args: {"keypoints": scene[1].copy()})
+    unique = np.tile([[[[5.0, 6.0, 0.7]]]], (30, 1, 1, 1))
+    monkeypatch.setattr(analyze_module, "predict_source",
+                        lambda *args: {"keypoints": scene[1].copy(), "unique_keypoints": unique})
 
 
 def tracked_keypoints(path: Path) -> np.ndarray:
+    """The animals' keypoints of a written table, after checking its individuals and unique bodypart."""
     table = pd.read_hdf(path)
-    assert list(table.columns.get_level_values("individuals").unique()) == INDIVIDUALS
-    return table.to_numpy().reshape(len(table), 3, 7, 3)
+    assert list(table.columns.get_level_values("individuals").unique()) == [*INDIVIDUALS, "single"]
+    np.testing.assert_array_equal(table.xs("single", axis=1, level="individuals").to_numpy(), [[5.0, 6.0, 0.7]] * 30)
+    return table.drop(columns="single", level="individuals").to_numpy().reshape(len(table), 3, 7, 3)
 
 
 def test_analyze_tracks_and_lpa_track_retracks_without_the_network(fake_model, scene, tmp_path, capsys):
@@ -58,8 +61,8 @@ def test_analyze_tracks_and_lpa_track_retracks_without_the_network(fake_model, s
                                       axis=(1, 2)) for n in range(3)])
         assert len(set(np.nanargmin(errors, axis=0).tolist())) == 1
     table, attributes = read_detections(written[2])
-    assert attributes["individuals"] == INDIVIDUALS and table.shape == (30, 5 * 7 * 3)
-    np.testing.assert_array_equal(table.to_numpy().reshape(detections.shape), detections)
+    assert attributes["individuals"] == INDIVIDUALS and table.shape == (30, 5 * 7 * 3 + 3)
+    np.testing.assert_array_equal(table.to_numpy()[:, :-3].reshape(detections.shape), detections)
 
     main(["track", str(written[2]), "--out", str(tmp_path / "again")])
     assert "wrote" in capsys.readouterr().out
