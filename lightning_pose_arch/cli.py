@@ -6,6 +6,7 @@
     lpa detector fit --config experiments/openfield_fasterrcnn_detector.yaml   (boxes for top-down models)
     lpa demo --out lpa_demo                      (train briefly on the bundled example, predict, plot)
     lpa analyze --checkpoint CKPT video.mp4 ...  (DeepLabCut-layout .h5/.csv next to each input)
+    lpa track video_<model>_detections.h5 --tracker '{type: KalmanTracker, max_gap: 50}'  (re-track, no network)
     lpa label-video video.mp4 --predictions video_<model>.h5
     lpa plot video_<model>.h5
     lpa export --checkpoint CKPT --format onnx   (keypoints out; parity-checked against PyTorch)

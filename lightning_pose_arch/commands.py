@@ -16,8 +16,11 @@ from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.runner import Inferencer, load_module
 from lightning_pose_arch.inference.sources import collect_sources
 from lightning_pose_arch.reference import main as reference_main
+from lightning_pose_arch.tracking.io import track_detections
 
 PARITY_TOLERANCE_PX = 1e-3
+TRACKER_HELP = ("multi-animal videos: a tracker name (KalmanTracker), a YAML/JSON dict ('{type: KalmanTracker, "
+                "max_gap: 50}') or file, or 'none' (best-first columns, no identities); default: KalmanTracker")
 TRUST_HELP = ("unpickle arbitrary objects in the checkpoint (can run code: only for files you trust); "
               "by default only tensors and plain containers are loaded")
 
@@ -41,10 +44,23 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--detector", default=None,
                         help="detector checkpoint (lpa detector fit) for a top-down pose model")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
+    parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
     options = parser.parse_args(args)
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
-                        trust_checkpoint=options.trust_checkpoint, detector=options.detector):
+                        trust_checkpoint=options.trust_checkpoint, detector=options.detector,
+                        tracker=options.tracker):
         print(f"wrote {path}")
+
+
+def track_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa track", description=track_detections.__doc__)
+    parser.add_argument("detections", nargs="+", type=Path, help="<video>_<model>_detections.h5 from lpa analyze")
+    parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
+    parser.add_argument("--out", default=None, help="output folder (default: next to each detections file)")
+    options = parser.parse_args(args)
+    for detections in options.detections:
+        for path in track_detections(detections, options.tracker, options.out):
+            print(f"wrote {path}")
 
 
 def label_video_command(args: list[str]) -> None:
@@ -101,6 +117,7 @@ def _parity_images(module, paths: list[str] | None, count: int = 4) -> torch.Ten
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "analyze": analyze_command,
+    "track": track_command,
     "label-video": label_video_command,
     "plot": plot_command,
     "export": export_command,

@@ -15,9 +15,10 @@ from lightning_pose_arch.models.necks import NECKS
 from lightning_pose_arch.models.predictors import PREDICTORS
 from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
 from lightning_pose_arch.registry import Registry
+from lightning_pose_arch.tracking import TRACKERS
 
 ALL_REGISTRIES: tuple[Registry, ...] = (
-    BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS,
+    BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS, TRACKERS,
 )
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
-from lightning_pose_arch.inference.tables import fit_individuals, predictions_to_table, write_predictions
+from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
 from lightning_pose_arch.inference.topdown import TopDownInferencer, load_detector
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError
+from lightning_pose_arch.tracking import build_tracker
+from lightning_pose_arch.tracking.io import identities, is_multi_animal, write_detections
 
 
 def model_name(module: PoseLitModule, checkpoint: str | Path | None) -> str:
@@ -65,6 +69,7 @@ def analyze(
     progress: bool = True,
     trust_checkpoint: bool = False,
     detector: str | Path | None = None,
+    tracker: str | Path | Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -76,10 +81,17 @@ def analyze(
     :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model
     (trained with ``data.crop``) needs ``detector``, a checkpoint of ``lpa detector fit``
     (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
+
+    Videos of multi-animal models are tracked: the table's individuals are stable identities
+    named as in the project (``tracker``: ``None`` for the default
+    :class:`~lightning_pose_arch.tracking.KalmanTracker`, a name, a dict, YAML/JSON text or
+    file, or ``"none"`` for best-first columns). Their untracked detections are kept in
+    ``<stem>_<model name>_detections.h5`` for ``lpa track`` (see :mod:`lightning_pose_arch.tracking.io`).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
+    built_tracker = build_tracker(tracker)  # before the network runs: a bad tracker config fails at once
     module = load_module(checkpoint, device, trust_checkpoint)
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint)
     scorer = model_name(module, checkpoint)
@@ -87,10 +99,13 @@ def analyze(
     written: list[Path] = []
     for source in sources:
         predictions = predict_source(inferencer, source, batch_size, progress)
-        keypoints = fit_individuals(predictions["keypoints"], len(info["individuals"]))
-        index = list(range(len(keypoints))) if source.is_video else source.index()
+        index = list(range(len(predictions["keypoints"]))) if source.is_video else source.index()
+        folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
+        track = source.is_video and is_multi_animal(info)
+        keypoints = identities(predictions["keypoints"], len(info["individuals"]), built_tracker if track else None)
         table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
                                      predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
-        folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
         written += write_predictions(table, folder / f"{source.stem}_{scorer}")
+        if track:
+            written.append(write_detections(folder / f"{source.stem}_{scorer}", predictions, info, scorer, index))
     return written

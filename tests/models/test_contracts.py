@@ -83,7 +83,8 @@ def cfg_id(cfg: dict) -> str:
 
 def test_every_registry_is_covered():
     assert [reg.name for reg in ALL_REGISTRIES] == [
-        "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS", "DETECTORS"]
+        "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS", "DETECTORS",
+        "TRACKERS"]
     assert len(MEMBERS) >= 11
 
 
