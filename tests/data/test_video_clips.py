@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
 
+from helpers import write_video
 from lightning_pose_arch.data import video_reader
 from lightning_pose_arch.data.video_clips import (
     UnlabeledConfig,
@@ -22,19 +22,6 @@ from lightning_pose_arch.data.video_reader import VideoReader
 
 FRAMES, WIDTH, HEIGHT = 40, 96, 64
 BLOB_START, BLOB_Y = (20.0, 30.5)  # the blob moves +1 px in x per frame
-
-
-def write_video(path: Path, frames: np.ndarray, keyframe_every: int = 8) -> Path:
-    """Lossless H.264 (``crf 0``) with a keyframe every ``keyframe_every`` frames, so reads must seek."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv444p"
-        stream.options = {"crf": "0"}
-        stream.codec_context.gop_size = keyframe_every
-        for image in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-    return path
 
 
 def blob_frames() -> np.ndarray:
