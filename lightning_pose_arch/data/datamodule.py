@@ -16,7 +16,6 @@ from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
-from lightning_pose_arch.data.video_clips import UnlabeledConfig, find_videos, with_unlabeled_clips
 from lightning_pose_arch.data.transforms import (
     IMAGENET_NORMALIZATION,
     AugmentationConfig,
@@ -24,6 +23,7 @@ from lightning_pose_arch.data.transforms import (
     build_train_transform,
     infer_flip_pairs,
 )
+from lightning_pose_arch.data.video_clips import UnlabeledConfig, find_videos, with_unlabeled_clips
 from lightning_pose_arch.registry import ConfigError, check_types
 
 SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells

@@ -104,6 +104,8 @@ class PoseLitModule(L.LightningModule):
                               f"the data has {data_info['bodyparts']}")
         if self.consistency is not None and stage == "fit":
             self.consistency.fit(self.model, datamodule)
+        elif stage == "fit" and getattr(datamodule, "unlabeled", None) is not None:
+            raise ConfigError("the data module has unlabeled videos but cfg has no 'consistency' losses for them")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
@@ -126,8 +128,6 @@ class PoseLitModule(L.LightningModule):
         return self._shared_step(batch, "train")
 
     def _consistency_step(self, clips: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.consistency is None:
-            raise ConfigError("the data module gives unlabeled clips but cfg has no 'consistency' losses for them")
         losses = self.consistency(self._require_model(), clips, self.dataset_info["normalization"], self.current_epoch)
         self.log_dict({f"train/consistency/{name}": value for name, value in losses.items()},
                       batch_size=clips["frames"].shape[0], on_step=True, on_epoch=True)

@@ -66,6 +66,8 @@ class ConsistencyTerms(nn.Module):
         check_soft_decodable(model.heads[name], name)
         if getattr(datamodule, "unlabeled", None) is None:
             raise ConfigError("cfg.consistency needs unlabeled video: set the data module's unlabeled.videos")
+        if getattr(datamodule, "crop", None) is not None:
+            raise ConfigError("cfg.consistency judges whole frames; the data module is in crop mode: unset crop")
         poses = labeled_train_poses(datamodule)
         for loss in self.losses.values():
             loss.fit(poses, list(datamodule.bodyparts))

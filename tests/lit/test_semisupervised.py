@@ -78,7 +78,8 @@ def test_tiny_semisupervised_fit_logs_each_loss_and_checkpoints_cleanly(syntheti
     PoseLitModule.load_from_checkpoint(checkpoint)  # strict: the refit-at-setup PCA is not part of the weights
 
 
-def test_consistency_config_errors_come_before_training(synthetic_project: Path, tmp_path: Path) -> None:
+def test_consistency_config_errors_come_before_training(synthetic_project: Path, project_video: Path,
+                                                         tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="CONSISTENCY_LOSSES has no type 'TemporalLos'; did you mean 'TemporalLoss'"):
         PoseLitModule({"model": heatmap_model_cfg(), "consistency": {"losses": {"t": {"type": "TemporalLos"}}}})
     with pytest.raises(ConfigError, match="cfg.consistency has no argument 'los'"):
@@ -87,3 +88,5 @@ def test_consistency_config_errors_come_before_training(synthetic_project: Path,
     trainer = L.Trainer(max_steps=1, default_root_dir=tmp_path, logger=False, enable_checkpointing=False)
     with pytest.raises(ConfigError, match="needs unlabeled video"):
         trainer.fit(module, datamodule(synthetic_project, None))
+    with pytest.raises(ConfigError, match="unlabeled videos but cfg has no 'consistency'"):
+        trainer.fit(PoseLitModule({"model": heatmap_model_cfg()}), datamodule(synthetic_project, project_video))
