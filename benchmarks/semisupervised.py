@@ -49,6 +49,8 @@ class EpochTimer(L.Callback):
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         self.seconds.append(time.perf_counter() - self._start)
+        if trainer.current_epoch % 10 == 0:
+            print(f"epoch {trainer.current_epoch}: {self.seconds[-1]:.1f} s", flush=True)
 
 
 def few_label_split(project: Path, train_frames: int, seed: int, path: Path) -> Path:
