@@ -58,9 +58,18 @@ def test_labeled_train_poses_are_file_pixels_with_nan_for_missing(synthetic_proj
     assert np.isnan(poses).any() and not np.isnan(poses[0][visible]).any()
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models run faster on one thread, and far faster on a loaded machine (no intra-op spinning)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.slow
 def test_tiny_semisupervised_fit_logs_each_loss_and_checkpoints_cleanly(synthetic_project: Path, project_video: Path,
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path, one_thread: None) -> None:
     torch.manual_seed(0)
     module = PoseLitModule({"model": heatmap_model_cfg(num_deconv_layers=1, deconv_channels=16),
                             "consistency": CONSISTENCY})
