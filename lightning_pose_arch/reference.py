@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lightning_pose_arch.models.aggregators import AGGREGATORS
 from lightning_pose_arch.models.backbones import BACKBONES
+from lightning_pose_arch.models.consistency import CONSISTENCY_LOSSES
 from lightning_pose_arch.models.criterions import CRITERIONS
 from lightning_pose_arch.models.detectors import DETECTORS
 from lightning_pose_arch.models.heads import HEADS
@@ -19,6 +20,7 @@ from lightning_pose_arch.tracking import TRACKERS
 
 ALL_REGISTRIES: tuple[Registry, ...] = (
     BACKBONES, NECKS, HEADS, PREDICTORS, TARGET_GENERATORS, CRITERIONS, AGGREGATORS, DETECTORS, TRACKERS,
+    CONSISTENCY_LOSSES,
 )
 
 

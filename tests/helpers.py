@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import lightning as L
+import numpy as np
 import torch
 
 from lightning_pose_arch.data.datamodule import PoseDataModule
@@ -76,4 +78,18 @@ def save_untrained_checkpoint(path, project, model_cfg: dict | None = None, imag
     contents = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "pytorch-lightning_version": L.__version__}
     torch.save(contents, path)
+    return path
+
+
+def write_video(path: Path, frames: np.ndarray, keyframe_every: int = 8) -> Path:
+    """Write ``[T, H, W, 3]`` uint8 RGB as lossless H.264 (``crf 0``, 4:4:4) with a keyframe every
+    ``keyframe_every`` frames, so reading a clip has to seek."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv444p"
+        stream.options = {"crf": "0"}
+        stream.codec_context.gop_size = keyframe_every
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
     return path

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import CombinedLoader, rank_zero_warn
 from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
@@ -24,6 +24,7 @@ from lightning_pose_arch.data.transforms import (
     infer_flip_pairs,
 )
 from lightning_pose_arch.data.validation import check_labels_inside_images, check_normalization, check_some_label
+from lightning_pose_arch.data.video_clips import UnlabeledConfig, find_videos, with_unlabeled_clips
 from lightning_pose_arch.registry import ConfigError, check_types
 
 SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells
@@ -65,6 +66,8 @@ class PoseDataModule(L.LightningDataModule):
         predict_split: Frames ``predict`` runs on.
         crop: Top-down crop mode (one sample per labeled individual, cropped by its
             padded keypoint box to ``image_size``); ``None`` feeds whole frames.
+        unlabeled: Unlabeled video for consistency losses: training batches become
+            ``{"labeled": PoseBatch, "unlabeled": clips}`` (see :mod:`~lightning_pose_arch.data.video_clips`).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class PoseDataModule(L.LightningDataModule):
         normalization: dict[str, list[float]] | None = None,
         predict_split: Literal["train", "val", "test", "all"] = "test",
         crop: TopDownConfig | None = None,
+        unlabeled: UnlabeledConfig | None = None,
     ) -> None:
         super().__init__()
         check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
@@ -104,6 +108,9 @@ class PoseDataModule(L.LightningDataModule):
         self.flip_pairs = self._flip_pair_indices(flip_pairs)
         self.predict_split = predict_split
         self.crop = crop
+        self.unlabeled = unlabeled
+        if unlabeled is not None:
+            find_videos(unlabeled.videos)  # a missing video fails here, before training
         if crop is not None and self.project.unique_bodyparts:
             rank_zero_warn(f"crop mode crops each individual: the unique bodyparts {self.project.unique_bodyparts} "
                            "are not part of any crop and are not trained on; use whole frames to train them")
@@ -231,8 +238,11 @@ class PoseDataModule(L.LightningDataModule):
     def _split_sizes(self) -> str:
         return ", ".join(f"{name}: {len(self.split[name])} frames" for name in SPLITS)
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+    def train_dataloader(self) -> DataLoader | CombinedLoader:
+        labeled = self._loader("train", shuffle=True)
+        if self.unlabeled is None:
+            return labeled
+        return with_unlabeled_clips(labeled, self.unlabeled, self.image_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader | list:
         if not self.has_validation:

@@ -24,10 +24,11 @@ from lightning_pose_arch.lit.metrics import (
 )
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.data_fit import check_model_fits_data
+from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
-CFG_KEYS = ("model", "optimizer", "scheduler", "metrics")
+CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency")
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
 EVAL_STAGES = ("val", "test")
 
@@ -46,7 +47,9 @@ class PoseLitModule(L.LightningModule):
     ``cfg`` keys: ``model`` (see :meth:`PoseModel.from_config`), ``optimizer``
     (``{"type": <torch.optim class>, ...}``, default AdamW lr 1e-3),
     ``scheduler`` (``{"type": <lr_scheduler class>, ..., "interval": ...}`` or
-    absent), ``metrics`` (``{"pck_threshold": pixels}``).
+    absent), ``metrics`` (``{"pck_threshold": pixels}``), ``consistency`` (losses on unlabeled
+    video clips, see :class:`~lightning_pose_arch.lit.semisupervised.ConsistencyTerms`; needs a
+    ``PoseDataModule(unlabeled=...)``).
 
     The model is built as soon as ``dataset_info`` (bodyparts, image size,
     normalization; see ``PoseDataModule.dataset_info``) is known: at
@@ -71,6 +74,7 @@ class PoseLitModule(L.LightningModule):
         self.save_hyperparameters({"cfg": copy.deepcopy(dict(cfg)), "dataset_info": copy.deepcopy(dataset_info)})
         self.metrics = nn.ModuleDict()
         self.model: PoseModel | None = None
+        self.consistency = ConsistencyTerms.from_config(cfg["consistency"]) if cfg.get("consistency") else None
         if dataset_info is not None:
             self._build_model(dataset_info)
 
@@ -101,6 +105,10 @@ class PoseLitModule(L.LightningModule):
                               f"the data has {data_info['bodyparts']}")
         if stage == "fit":  # fail now, not in the first training step
             check_model_fits_data(self.model, self.dataset_info, self.hparams["cfg"]["model"].get("heads") or {})
+        if self.consistency is not None and stage == "fit":
+            self.consistency.fit(self.model, datamodule)
+        elif stage == "fit" and getattr(datamodule, "unlabeled", None) is not None:
+            raise ConfigError("the data module has unlabeled videos but cfg has no 'consistency' losses for them")
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
@@ -117,8 +125,16 @@ class PoseLitModule(L.LightningModule):
     def forward(self, images: torch.Tensor) -> ModelOutputs:
         return self._require_model()(images)
 
-    def training_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: PoseBatch | dict[str, Any], batch_idx: int) -> torch.Tensor:
+        if "unlabeled" in batch:  # PoseDataModule(unlabeled=...): labeled frames + unlabeled clips
+            return self._shared_step(batch["labeled"], "train") + self._consistency_step(batch["unlabeled"])
         return self._shared_step(batch, "train")
+
+    def _consistency_step(self, clips: dict[str, torch.Tensor]) -> torch.Tensor:
+        losses = self.consistency(self._require_model(), clips, self.dataset_info["normalization"], self.current_epoch)
+        self.log_dict({f"train/consistency/{name}": value for name, value in losses.items()},
+                      batch_size=clips["frames"].shape[0], on_step=True, on_epoch=True)
+        return losses["total"]
 
     def validation_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
         return self._shared_step(batch, "val")
