@@ -41,7 +41,8 @@ def predict_source(
 
 
 def build_inferencer(
-    module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool
+    module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool,
+    flip_test: bool = False,
 ) -> Inferencer | TopDownInferencer:
     """Whole-frame inference, or detector → crops → pose for a model trained on top-down crops."""
     top_down = bool(module.dataset_info.get("top_down"))
@@ -52,8 +53,8 @@ def build_inferencer(
         raise ConfigError(f"{checkpoint} was trained on whole frames: --detector is only for top-down models "
                           "(trained with data.crop)")
     if detector is None:
-        return Inferencer(module)
-    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint))
+        return Inferencer(module, flip_test=flip_test)
+    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint), flip_test=flip_test)
 
 
 def analyze(
@@ -65,6 +66,7 @@ def analyze(
     progress: bool = True,
     trust_checkpoint: bool = False,
     detector: str | Path | None = None,
+    flip_test: bool = False,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -75,13 +77,14 @@ def analyze(
     atomically: an interrupted run leaves no partial file. ``trust_checkpoint``: see
     :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model
     (trained with ``data.crop``) needs ``detector``, a checkpoint of ``lpa detector fit``
-    (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
+    (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`). ``flip_test`` averages each
+    prediction with the one on the mirrored frame (left/right swapped; single-individual heads).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
     module = load_module(checkpoint, device, trust_checkpoint)
-    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint)
+    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
     scorer = model_name(module, checkpoint)
     info = module.dataset_info
     written: list[Path] = []
