@@ -28,13 +28,13 @@ def test_batches_follow_the_design_conventions(synthetic_project: Path) -> None:
     assert datamodule.dataset_info()["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
 
 
-def test_eval_keypoints_are_the_labels_scaled(synthetic_project: Path) -> None:
+def test_eval_keypoints_are_the_labels_resized_about_pixel_centers(synthetic_project: Path) -> None:
     datamodule = make_datamodule(synthetic_project)
     datamodule.setup("test")
     sample = datamodule.datasets["all"][0]
     labels = torch.from_numpy(datamodule.project.keypoints[0])
     labeled = labels[..., 2] > 0
-    expected = labels[..., :2] * torch.tensor([96 / 128, 64 / 96])
+    expected = (labels[..., :2] + 0.5) * torch.tensor([96 / 128, 64 / 96]) - 0.5  # pixel centers at integers
     torch.testing.assert_close(sample["keypoints"][..., :2][labeled], expected[labeled])
     assert torch.equal(sample["keypoints"][..., 2], labels[..., 2])
 
