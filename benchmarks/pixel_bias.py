@@ -67,6 +67,10 @@ def main() -> None:
     module = load_module(options.checkpoint, options.device)
     data = PoseDataModule(options.project, image_size=tuple(module.dataset_info["image_size"]), num_workers=0)
     paths = checkpoint_split(options.checkpoint, options.project, options.split)
+    unknown = sorted(set(paths) - set(data.project.image_paths))
+    if unknown:
+        raise SystemExit(f"the checkpoint's {options.split} split lists frames not labeled in {options.project} "
+                         f"(e.g. {unknown[:2]}): pass --project with the project it was trained on")
     plain, labels, sizes = predict(Inferencer(module), data, paths)
     flipped, _, _ = predict(Inferencer(module, flip_test=True), data, paths)
     height, width = module.dataset_info["image_size"]

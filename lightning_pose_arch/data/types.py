@@ -39,7 +39,7 @@ class PoseSample(TypedDict):
 class PoseBatch(TypedDict):
     """A collated batch.
 
-    ``image`` [B, 3, H, W]; ``keypoints`` [B, N, K, 3]; ``original_size``
+    ``image`` [B, 3, H, W] uint8; ``keypoints`` [B, N, K, 3]; ``original_size``
     [B, 2] (width, height); ``image_path`` list of B strings;
     ``unique_keypoints`` [B, 1, U, 3] when the data has unique bodyparts.
     """
