@@ -2,7 +2,7 @@
 
 All on the same frames of the openfield video, in one run:
 
-- end to end: decode (background thread) → resize/normalize → model → decode
+- end to end: decode (background thread) → the model's input step (resize/normalize) → model → decode
   keypoints → file pixels, as ``lpa analyze`` does (``predict_source``);
 - bare backbone: ``model.backbone`` alone on the same, already preprocessed batches;
 - full model forward (backbone + heads) on those batches, and the predictor
@@ -58,7 +58,8 @@ def main() -> None:
     inferencer = Inferencer(module)
     model = module.model
     source = FrameSource(VIDEO, VIDEO.stem, max_frames=options.frames)
-    batches = [inferencer.preprocess(frames) for frames in batched(source.frames(), options.batch_size)]
+    frame_batches = list(batched(source.frames(), options.batch_size))
+    batches = [model.input_transform(torch.from_numpy(frames)) for frames in frame_batches]
     with torch.inference_mode():
         outputs = [model(images) for images in batches]
         end_to_end = median_time(lambda: predict_source(inferencer, source, options.batch_size, progress=False), options.repeats)
@@ -69,10 +70,10 @@ def main() -> None:
         onnx_path = export_model(module, Path(tmp) / "model.onnx")
         eager_wrapper_time = forward + predictor
         run_onnx = load_exported(onnx_path)
-        onnx = median_time(lambda: [run_onnx(images) for images in batches], options.repeats)
-        parity = max(parity_error(module, onnx_path, images) for images in batches)
+        onnx = median_time(lambda: [run_onnx(frames) for frames in frame_batches], options.repeats)
+        parity = max(parity_error(module, onnx_path, frames) for frames in frame_batches)
     count = options.frames
-    print(f"Inference on {count} frames of {VIDEO.name} (640x480 → {tuple(inferencer.image_size)}), batch {options.batch_size}, "
+    print(f"Inference on {count} frames of {VIDEO.name} (640x480 → {tuple(module.dataset_info['image_size'])}), batch {options.batch_size}, "
           f"{type(model.backbone).__name__} + {', '.join(type(h).__name__ for h in model.heads.values())}")
     print(f"torch {torch.__version__} ({torch.get_num_threads()} threads), {platform.machine()}, CPU; median of {options.repeats}")
     rows = [
@@ -80,7 +81,7 @@ def main() -> None:
         ("bare backbone forward", backbone),
         ("model forward (backbone + heads)", forward),
         ("predictor (argmax + locref)", predictor),
-        ("ONNX Runtime (model + predictor)", onnx),
+        ("ONNX Runtime (input step + model + predictor)", onnx),
         ("eager PyTorch (model + predictor)", eager_wrapper_time),
     ]
     for name, seconds in rows:

@@ -6,14 +6,14 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-import torch
 
 from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.inference.export import export_model, parity_error
 from lightning_pose_arch.inference.label_video import label_video, table_keypoints
 from lightning_pose_arch.inference.plots import plot_trajectories
-from lightning_pose_arch.inference.runner import Inferencer, load_module
+from lightning_pose_arch.inference.runner import load_module
 from lightning_pose_arch.inference.sources import collect_sources
 from lightning_pose_arch.reference import main as reference_main
 from lightning_pose_arch.tracking.io import track_detections
@@ -45,10 +45,12 @@ def analyze_command(args: list[str]) -> None:
                         help="detector checkpoint (lpa detector fit) for a top-down pose model")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
+    parser.add_argument("--flip-test", action="store_true",
+                        help="average each prediction with the one on the mirrored frame (single-animal heads)")
     options = parser.parse_args(args)
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
                         trust_checkpoint=options.trust_checkpoint, detector=options.detector,
-                        tracker=options.tracker):
+                        tracker=options.tracker, flip_test=options.flip_test):
         print(f"wrote {path}")
 
 
@@ -106,13 +108,14 @@ def export_command(args: list[str]) -> None:
         raise SystemExit(f"export parity check failed: {error:.2e} > {PARITY_TOLERANCE_PX}")
 
 
-def _parity_images(module, paths: list[str] | None, count: int = 4) -> torch.Tensor:
+def _parity_images(module, paths: list[str] | None, count: int = 4) -> np.ndarray:
+    """``[B, H0, W0, 3]`` uint8 frames: the first frames of ``paths``, else random frames of an odd size."""
     if not paths:
         height, width = module.dataset_info["image_size"]
-        return torch.randn(count, 3, height, width, generator=torch.Generator().manual_seed(0))
-    inferencer = Inferencer(module)
+        generator = np.random.default_rng(0)
+        return generator.integers(0, 256, size=(count, height * 2 + 1, width * 2 - 3, 3), dtype=np.uint8)
     frames = [frame for source in collect_sources(paths) for frame, _ in zip(source.frames(), range(count))][:count]
-    return torch.cat([inferencer.preprocess(frame[None]) for frame in frames]).cpu()
+    return np.stack([frame for frame in frames if frame.shape == frames[0].shape])
 
 
 COMMANDS: dict[str, Callable[[list[str]], None]] = {

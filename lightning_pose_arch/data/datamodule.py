@@ -36,7 +36,7 @@ class PoseDataModule(L.LightningDataModule):
     split, augmented and batched.
 
     Batches are :class:`~lightning_pose_arch.data.types.PoseBatch`: ``image
-    [B, 3, H, W]``, ``keypoints [B, N, K, 3]`` in input pixels,
+    [B, 3, H, W]`` uint8 (normalized on the model's device), ``keypoints [B, N, K, 3]`` in input pixels,
     ``original_size [B, 2]`` and ``image_path``, plus ``unique_keypoints
     [B, 1, U, 3]`` when the project has unique bodyparts. In crop mode (``crop``
     set) a sample is one individual's crop
@@ -62,7 +62,8 @@ class PoseDataModule(L.LightningDataModule):
         flip_pairs: Left/right bodypart name pairs swapped by horizontal flips (default: the
             file's, e.g. a COCO category's ``flip_pairs``, else inferred from names such as
             ``leftear``/``rightear``). Unique bodyparts' pairs are always inferred from their names.
-        normalization: Image ``mean``/``std`` (default: ImageNet).
+        normalization: Image ``mean``/``std`` on the 0–1 scale (default: ImageNet); stored in ``dataset_info``
+            for the model's input step, which normalizes on the device.
         predict_split: Frames ``predict`` runs on.
         crop: Top-down crop mode (one sample per labeled individual, cropped by its
             padded keypoint box to ``image_size``); ``None`` feeds whole frames.
@@ -150,6 +151,7 @@ class PoseDataModule(L.LightningDataModule):
             "skeleton": self.skeleton,
             "image_size": list(self.image_size),
             "normalization": self.normalization,
+            "flip_pairs": [[self.bodyparts[i], self.bodyparts[j]] for i, j in self.flip_pairs],
             "top_down": None if self.crop is None else {"padding": self.crop.padding},
         }
 
@@ -175,9 +177,9 @@ class PoseDataModule(L.LightningDataModule):
         self._build_datasets()
 
     def _build_datasets(self) -> None:
-        train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs, self.normalization,
+        train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs,
                                       unique_flip_pairs=infer_flip_pairs(self.project.unique_bodyparts))
-        evaluation = build_eval_transform(self.image_size, self.normalization)
+        evaluation = build_eval_transform(self.image_size)
         names = {*SPLITS, "all"}
         self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
 

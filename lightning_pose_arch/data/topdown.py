@@ -5,9 +5,10 @@ Coordinates follow the package convention (pixel centers at integers). A box
 first widens its shorter side to the input's aspect ratio (about the box
 center), then maps it onto the crop so that the box edges land on the crop's
 outer pixel edges (``-0.5`` and ``size - 0.5``). The 2×3 affine matrix maps
-file pixels to crop pixels and is what :func:`cv2.warpAffine` takes, so image
-and keypoints move together; :func:`uncrop_keypoints` applies its exact
-inverse (batched torch) to bring predictions back to file pixels.
+file pixels to crop pixels in the convention of
+:mod:`lightning_pose_arch.models.coordinates` (which warps images and moves
+keypoints with it, composed with any augmentation); :func:`uncrop_keypoints`
+applies its exact inverse (batched torch) to bring predictions back to file pixels.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,7 @@ from torch.utils.data import Dataset
 from lightning_pose_arch.data.dataset import read_image
 from lightning_pose_arch.data.transforms import KeypointTransform
 from lightning_pose_arch.data.types import TopDownSample
+from lightning_pose_arch.models.coordinates import invert_affine, transform_keypoints
 
 
 @dataclass(frozen=True)
@@ -88,47 +89,16 @@ def crop_transform(bbox: torch.Tensor, input_size: Sequence[int]) -> torch.Tenso
     return torch.stack([torch.stack([scale, zero, shift_x], -1), torch.stack([zero, scale, shift_y], -1)], -2)
 
 
-def invert_affine(matrix: torch.Tensor) -> torch.Tensor:
-    """Inverse ``[..., 2, 3]`` of affine matrices ``[..., 2, 3]`` (closed form, batched)."""
-    a, b, tx = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 0, 2]
-    c, d, ty = matrix[..., 1, 0], matrix[..., 1, 1], matrix[..., 1, 2]
-    det = a * d - b * c
-    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
-    row0 = torch.stack([ia, ib, -(ia * tx + ib * ty)], -1)
-    row1 = torch.stack([ic, id_, -(ic * tx + id_ * ty)], -1)
-    return torch.stack([row0, row1], -2)
-
-
-def crop_keypoints(keypoints: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """Apply ``matrix`` to the x, y of ``keypoints`` (the third channel is kept).
-
-    ``keypoints`` is ``[*lead, *rest, K, 3]`` and ``matrix`` ``[*lead, 2, 3]``
-    (one crop per leading index, e.g. ``[B, N, K, 3]`` with ``[B, 2, 3]``, or
-    ``[N, K, 3]`` with ``[2, 3]``).
-    """
-    lead = matrix.shape[:-2]
-    matrix = matrix.to(keypoints.dtype).reshape(*lead, *([1] * (keypoints.dim() - 1 - len(lead))), 2, 3)
-    xy = (matrix[..., :2] @ keypoints[..., :2, None])[..., 0] + matrix[..., 2]
-    return torch.cat([xy, keypoints[..., 2:]], dim=-1)
-
-
 def uncrop_keypoints(keypoints: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-    """Map keypoints ``[..., K, 3]`` from crop pixels back to file pixels (inverse of :func:`crop_keypoints`)."""
-    return crop_keypoints(keypoints, invert_affine(matrix.to(torch.float64)))
-
-
-def warp_image(image: np.ndarray, matrix: torch.Tensor, input_size: Sequence[int]) -> np.ndarray:
-    """Crop ``image [H0, W0, C]`` with ``matrix [2, 3]`` to ``input_size`` (H, W); outside pixels are 0."""
-    height, width = int(input_size[0]), int(input_size[1])
-    return cv2.warpAffine(image, matrix.detach().cpu().double().numpy(), (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    """Map keypoints ``[..., K, 3]`` from crop pixels back to file pixels (inverse of a crop ``matrix``)."""
+    return transform_keypoints(keypoints, invert_affine(matrix.to(torch.float64)))
 
 
 def warp_crops(images: torch.Tensor, matrix: torch.Tensor, input_size: Sequence[int]) -> torch.Tensor:
-    """Batched, on-device :func:`warp_image`: ``images [B, C, H0, W0]``, ``matrix [B, N, 2, 3]`` → ``[B, N, C, H, W]``.
+    """Batched, on-device crops: ``images [B, C, H0, W0]``, ``matrix [B, N, 2, 3]`` → ``[B, N, C, H, W]``.
 
     Bilinear, zeros outside the image, the same pixel-center convention as
-    :func:`cv2.warpAffine` (so crops match the ones the model was trained on).
+    :func:`~lightning_pose_arch.models.coordinates.warp_image` (so crops match the ones the model was trained on).
     """
     height, width = int(input_size[0]), int(input_size[1])
     batch, num = matrix.shape[:2]
@@ -153,9 +123,8 @@ class TopDownDataset(Dataset[TopDownSample]):
         image_paths: F relative image paths.
         keypoints: ``[F, N, K, 3]`` (x, y, visibility) in file pixels.
         input_size: Crop (H, W), the model's input size.
-        transform: Applied to each (crop, keypoints) pair; build it for
-            ``input_size`` so its resize does nothing (e.g.
-            ``build_eval_transform(input_size, ...)``).
+        transform: Built for ``input_size``; warps each frame with the crop matrix (composed with its
+            augmentation, if any) and moves the keypoints with it.
         padding: Box padding factor (see :func:`bbox_from_keypoints`).
         bboxes: ``[F, N, 4]`` boxes (x, y, w, h) in file pixels (e.g. from a
             detector); default: from the keypoints. Boxes with no area are skipped.
@@ -196,9 +165,9 @@ class TopDownDataset(Dataset[TopDownSample]):
         height, width = image.shape[:2]
         box = self.bboxes[frame, individual]
         matrix = crop_transform(box, self.input_size)  # float64
-        crop = warp_image(image, matrix, self.input_size)
-        keypoints = crop_keypoints(torch.from_numpy(self.keypoints[frame, individual: individual + 1]).double(), matrix)
-        image_tensor, keypoints_tensor = self.transform(crop, keypoints.numpy())
+        keypoints = self.keypoints[frame, individual: individual + 1]
+        image_tensor, keypoints_tensor, _ = self.transform.apply(image, keypoints, np.zeros((1, 0, 3), np.float32),
+                                                                 source_matrix=matrix)
         return {
             "image": image_tensor,
             "keypoints": keypoints_tensor,

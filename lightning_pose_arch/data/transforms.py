@@ -1,10 +1,14 @@
-"""Albumentations pipelines that move keypoints ``[N, K, 3]`` with the image.
+"""Train and eval transforms that move keypoints ``[N, K, 3]`` exactly with the image.
 
-The train pipeline resizes, applies a random affine (scale, rotation,
-translation), a horizontal flip that swaps left/right keypoints, and
-brightness/contrast; the eval pipeline only resizes. Both normalize with
-``normalization`` (mean/std) and return a ``[3, H, W]`` tensor. Keypoints
-that a transform moves outside the image get visibility 0.
+All geometry (resize, random zoom/rotation/shift, horizontal flip with
+left/right swap, and a top-down crop when given) is composed into one 2×3
+matrix of :mod:`lightning_pose_arch.models.coordinates` (pixel centers at
+integers); the image is warped once with it and the keypoints are moved with
+the same matrix, so labels stay on their content. Albumentations does only the
+photometric part (brightness/contrast). Both return a ``[3, H, W]`` uint8
+tensor: normalization happens on the model's device
+(:class:`~lightning_pose_arch.models.preprocess.InputTransform`). Keypoints
+moved outside the image get visibility 0.
 """
 
 from __future__ import annotations
@@ -15,6 +19,16 @@ from dataclasses import dataclass, field
 import albumentations as A
 import numpy as np
 import torch
+
+from lightning_pose_arch.models.coordinates import (
+    center_affine_matrix,
+    compose,
+    hflip_matrix,
+    inside_image,
+    resize_matrix,
+    transform_keypoints,
+    warp_image,
+)
 
 IMAGENET_NORMALIZATION: dict[str, list[float]] = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 _SIDE_PATTERNS = [("left", "right"), ("Left", "Right"), ("LEFT", "RIGHT"), ("l_", "r_"), ("L_", "R_"), ("_l", "_r"), ("_L", "_R")]
@@ -65,108 +79,97 @@ class AugmentationConfig:
 
 @dataclass
 class KeypointTransform:
-    """Apply an albumentations pipeline to an image and its keypoints.
+    """Warp an image and move its keypoints with one affine matrix, then (training) change brightness/contrast.
 
     ``__call__(image [H0, W0, 3] uint8 RGB, keypoints [N, K, 3])`` →
-    ``(image [3, H, W] float normalized, keypoints [N, K, 3] float32)``;
-    :meth:`apply` also moves unique keypoints ``[1, U, 3]`` with the same draw.
+    ``(image [3, H, W] uint8, keypoints [N, K, 3] float32)`` in input pixels;
+    :meth:`apply` also moves unique keypoints ``[1, U, 3]`` with the same draw
+    and can start from a crop matrix instead of the resize.
+
+    Args:
+        input_size: Output (H, W), the network input size.
+        augmentation: Random zoom/rotation/shift, flip and brightness/contrast; ``None`` only resizes (evaluation).
+        flip_pairs: Keypoint index pairs swapped by a horizontal flip.
+        unique_flip_pairs: The same for unique keypoints.
     """
 
-    pipeline: A.Compose
+    input_size: tuple[int, int]
+    augmentation: AugmentationConfig | None = None
     flip_pairs: list[tuple[int, int]] = field(default_factory=list)
-    normalization: dict[str, list[float]] = field(default_factory=lambda: dict(IMAGENET_NORMALIZATION))
     unique_flip_pairs: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
+        self.rng = np.random.default_rng()
+        aug = self.augmentation
+        self.photometric = None if aug is None else A.Compose(
+            [A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=aug.brightness_contrast_p)])
 
     def __call__(self, image: np.ndarray, keypoints: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         image_tensor, moved, _ = self.apply(image, keypoints, np.zeros((1, 0, 3), np.float32))
         return image_tensor, moved
 
     def apply(
-        self, image: np.ndarray, keypoints: np.ndarray, unique_keypoints: np.ndarray
+        self, image: np.ndarray, keypoints: np.ndarray, unique_keypoints: np.ndarray,
+        source_matrix: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(image, keypoints [N, K, 3], unique_keypoints [1, U, 3])`` → transformed ``(image, keypoints, unique)``."""
-        points = np.concatenate([keypoints[..., :2].reshape(-1, 2), unique_keypoints[..., :2].reshape(-1, 2)])
-        out = self.pipeline(image=image, keypoints=points)
-        xy = np.asarray(out["keypoints"], dtype=np.float32).reshape(-1, 2)
-        flipped = any(name == "HorizontalFlip" for name, _ in out.get("applied_transforms", []))
-        height, width = out["image"].shape[:2]
-        split = keypoints.shape[0] * keypoints.shape[1]
-        moved = _finish(xy[:split].reshape(*keypoints.shape[:2], 2), keypoints[..., 2],
-                        self.flip_pairs if flipped else [], width, height)
-        unique = _finish(xy[split:].reshape(*unique_keypoints.shape[:2], 2), unique_keypoints[..., 2],
-                         self.unique_flip_pairs if flipped else [], width, height)
-        return self._normalize(out["image"]), moved, unique
+        """``(image, keypoints [N, K, 3], unique_keypoints [1, U, 3])`` in file pixels → the same in input pixels.
+
+        ``source_matrix [2, 3]`` (file → input pixels, e.g. a top-down crop) replaces the resize to ``input_size``.
+        """
+        start = resize_matrix(image.shape[:2], self.input_size) if source_matrix is None else source_matrix.double()
+        matrix, flipped = self.sample_matrix(start)
+        warped = warp_image(image, matrix, self.input_size)
+        if self.photometric is not None:
+            warped = self.photometric(image=warped)["image"]
+        moved = self._move(keypoints, matrix, self.flip_pairs if flipped else [])
+        unique = self._move(unique_keypoints, matrix, self.unique_flip_pairs if flipped else [])
+        return torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1))), moved, unique
+
+    def sample_matrix(self, start: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """``start`` (file → input pixels) followed by a random zoom/rotation/shift and flip; ``(matrix, flipped)``."""
+        aug = self.augmentation
+        if aug is None:
+            return start, False
+        height, width = self.input_size
+        steps = [start]
+        if self.rng.random() < aug.affine_p:
+            shift = self.rng.uniform(-aug.translate, aug.translate, size=2) * (width, height)
+            steps.append(center_affine_matrix(self.input_size, self.rng.uniform(1 - aug.scale, 1 + aug.scale),
+                                              self.rng.uniform(-aug.rotation, aug.rotation), shift.tolist()))
+        flipped = bool(self.rng.random() < aug.hflip_p)
+        if flipped:
+            steps.append(hflip_matrix(width))
+        return compose(*steps), flipped
 
     def reseed(self, seed: int) -> None:
-        """Restart the pipeline's random stream (albumentations ignores global seeds such as ``seed_everything``)."""
-        self.pipeline.set_random_seed(seed)
+        """Restart the random streams (albumentations and numpy generators ignore global seeds such as ``seed_everything``)."""
+        self.rng = np.random.default_rng(seed)
+        if self.photometric is not None:
+            self.photometric.set_random_seed(seed)
 
-    def _normalize(self, image: np.ndarray) -> torch.Tensor:
-        mean = np.asarray(self.normalization["mean"], dtype=np.float32)
-        std = np.asarray(self.normalization["std"], dtype=np.float32)
-        return torch.from_numpy(((image.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1).copy())
-
-
-def _finish(xy: np.ndarray, visibility: np.ndarray, swaps: list[tuple[int, int]], width: int, height: int) -> torch.Tensor:
-    """Moved ``xy [N, K, 2]`` + ``visibility [N, K]`` → ``[N, K, 3]``: left/right swapped, outside points unlabeled."""
-    order = np.arange(xy.shape[1])
-    for i, j in swaps:
-        order[i], order[j] = j, i
-    xy, visibility = xy[:, order], visibility[:, order]
-    # albumentations resizes with x·scale, i.e. the image spans [0, width] x [0, height].
-    inside = (xy[..., 0] >= 0) & (xy[..., 0] <= width) & (xy[..., 1] >= 0) & (xy[..., 1] <= height)
-    visibility = np.where(inside, visibility, 0.0)
-    xy = np.where(visibility[..., None] > 0, xy, 0.0)
-    return torch.from_numpy(np.concatenate([xy, visibility[..., None]], axis=-1).astype(np.float32))
+    def _move(self, keypoints: np.ndarray, matrix: torch.Tensor, swaps: list[tuple[int, int]]) -> torch.Tensor:
+        """``[N, K, 3]`` file pixels → input pixels: left/right swapped, points outside the image unlabeled."""
+        moved = transform_keypoints(torch.from_numpy(np.asarray(keypoints, dtype=np.float64)), matrix)
+        order = list(range(moved.shape[1]))
+        for i, j in swaps:
+            order[i], order[j] = j, i
+        moved = moved[:, order]
+        visible = (moved[..., 2] > 0) & inside_image(moved[..., :2], self.input_size)
+        moved = torch.where(visible[..., None], moved, torch.zeros_like(moved))
+        return moved.float()
 
 
-def _compose(transforms: list[A.BasicTransform], record: bool) -> A.Compose:
-    return A.Compose(
-        transforms,
-        keypoint_params=A.KeypointParams(format="xy", remove_invisible=False),
-        save_applied_params=record,
-    )
-
-
-def build_eval_transform(image_size: tuple[int, int], normalization: dict[str, list[float]]) -> KeypointTransform:
-    """Deterministic pipeline: resize to ``image_size`` (height, width) and normalize."""
-    height, width = image_size
-    return KeypointTransform(_compose([A.Resize(height, width)], record=False), normalization=normalization)
+def build_eval_transform(image_size: tuple[int, int]) -> KeypointTransform:
+    """Deterministic: resize to ``image_size`` (height, width)."""
+    return KeypointTransform(image_size)
 
 
 def build_train_transform(
     image_size: tuple[int, int],
     augmentation: AugmentationConfig,
     flip_pairs: list[tuple[int, int]],
-    normalization: dict[str, list[float]],
     unique_flip_pairs: list[tuple[int, int]] | None = None,
 ) -> KeypointTransform:
-    """Random pipeline: resize, affine, flip with left/right swap, brightness/contrast, normalize."""
-    height, width = image_size
-    aug = augmentation
-    transforms: list[A.BasicTransform] = [
-        A.Resize(height, width),
-        A.Affine(
-            scale=(1 - aug.scale, 1 + aug.scale),
-            rotate=(-aug.rotation, aug.rotation),
-            translate_percent=(-aug.translate, aug.translate),
-            border_mode=0,
-            p=aug.affine_p,
-        ),
-        A.HorizontalFlip(p=aug.hflip_p),
-        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=aug.brightness_contrast_p),
-    ]
-    return KeypointTransform(_compose(transforms, record=True), flip_pairs=flip_pairs, normalization=normalization,
-                             unique_flip_pairs=unique_flip_pairs or [])
-
-
-def input_to_original(keypoints: torch.Tensor, original_size: torch.Tensor, input_size: tuple[int, int]) -> torch.Tensor:
-    """Map keypoints ``[B, N, K, 3]`` from network-input pixels back to file pixels.
-
-    Inverse of the eval pipeline's resize (albumentations scales coordinates
-    by ``new size / old size``). ``original_size`` is ``[B, 2]`` (width,
-    height); ``input_size`` is (height, width). The third channel is kept.
-    """
-    height, width = input_size
-    scale = original_size.to(keypoints.dtype) / torch.tensor([width, height], dtype=keypoints.dtype, device=keypoints.device)
-    return torch.cat([keypoints[..., :2] * scale[:, None, None, :], keypoints[..., 2:]], dim=-1)
+    """Random: resize, zoom/rotation/shift, flip with left/right swap (one warp), brightness/contrast."""
+    return KeypointTransform(image_size, augmentation, flip_pairs=flip_pairs, unique_flip_pairs=unique_flip_pairs or [])

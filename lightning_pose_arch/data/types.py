@@ -23,7 +23,7 @@ HeadTargets = dict[str, dict[str, torch.Tensor]]
 class PoseSample(TypedDict):
     """One annotated image after transforms.
 
-    ``image`` [3, H, W] float normalized; ``keypoints`` [N, K, 3] (x, y,
+    ``image`` [3, H, W] uint8 (normalized on the model's device); ``keypoints`` [N, K, 3] (x, y,
     visibility 0/1/2) in input-image pixels; ``original_size`` [2] (width,
     height) of the file on disk; ``image_path`` relative to the project;
     ``unique_keypoints`` [1, U, 3] when the data has unique bodyparts.
@@ -39,7 +39,7 @@ class PoseSample(TypedDict):
 class PoseBatch(TypedDict):
     """A collated batch.
 
-    ``image`` [B, 3, H, W]; ``keypoints`` [B, N, K, 3]; ``original_size``
+    ``image`` [B, 3, H, W] uint8; ``keypoints`` [B, N, K, 3]; ``original_size``
     [B, 2] (width, height); ``image_path`` list of B strings;
     ``unique_keypoints`` [B, 1, U, 3] when the data has unique bodyparts.
     """

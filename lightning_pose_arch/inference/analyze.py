@@ -45,7 +45,8 @@ def predict_source(
 
 
 def build_inferencer(
-    module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool
+    module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool,
+    flip_test: bool = False,
 ) -> Inferencer | TopDownInferencer:
     """Whole-frame inference, or detector → crops → pose for a model trained on top-down crops."""
     top_down = bool(module.dataset_info.get("top_down"))
@@ -56,8 +57,8 @@ def build_inferencer(
         raise ConfigError(f"{checkpoint} was trained on whole frames: --detector is only for top-down models "
                           "(trained with data.crop)")
     if detector is None:
-        return Inferencer(module)
-    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint))
+        return Inferencer(module, flip_test=flip_test)
+    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint), flip_test=flip_test)
 
 
 def analyze(
@@ -70,6 +71,7 @@ def analyze(
     trust_checkpoint: bool = False,
     detector: str | Path | None = None,
     tracker: str | Path | Mapping[str, Any] | None = None,
+    flip_test: bool = False,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -87,13 +89,15 @@ def analyze(
     :class:`~lightning_pose_arch.tracking.KalmanTracker`, a name, a dict, YAML/JSON text or
     file, or ``"none"`` for best-first columns). Their untracked detections are kept in
     ``<stem>_<model name>_detections.h5`` for ``lpa track`` (see :mod:`lightning_pose_arch.tracking.io`).
+    ``flip_test`` averages each prediction with the one on the mirrored frame (left/right swapped;
+    single-individual heads).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
     built_tracker = build_tracker(tracker)  # before the network runs: a bad tracker config fails at once
     module = load_module(checkpoint, device, trust_checkpoint)
-    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint)
+    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
     scorer = model_name(module, checkpoint)
     info = module.dataset_info
     written: list[Path] = []

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from lightning_pose_arch.data.transforms import input_to_original
 from lightning_pose_arch.lit.checkpoints import read_checkpoint
 from lightning_pose_arch.lit.module import PoseLitModule, check_checkpoint_fits
 from lightning_pose_arch.registry import ConfigError
@@ -94,44 +92,33 @@ def batched(frames: Iterable[np.ndarray], batch_size: int) -> Iterator[np.ndarra
 
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``[B, H0, W0, 3]`` uint8 RGB → ``[B, 3, H0, W0]`` float in [0, 1] on ``device``."""
-    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float() / 255.0
-
-
-def normalize(images: torch.Tensor, normalization: dict[str, list[float]]) -> torch.Tensor:
-    """``[B, 3, H, W]`` in [0, 1] → normalized with the training ``mean``/``std``."""
-    mean = torch.tensor(normalization["mean"], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(normalization["std"], device=images.device, dtype=images.dtype).view(1, 3, 1, 1)
-    return (images - mean) / std
+    """``[B, H0, W0, 3]`` uint8 RGB → ``[B, 3, H0, W0]`` float on the 0–255 scale, on ``device``."""
+    return torch.from_numpy(frames).to(device).permute(0, 3, 1, 2).float()
 
 
 class Inferencer:
     """Run a trained model on raw frames.
 
     ``__call__(frames [B, H0, W0, 3] uint8 RGB)`` → keypoints ``[B, N, K, 3]``
-    (x, y, score) in the frames' pixels. Preprocessing (resize to the
-    training ``image_size``, normalization) runs on the model's device.
+    (x, y, score) in the frames' pixels, through the model's own input step
+    (:meth:`~lightning_pose_arch.models.pose_model.PoseModel.predict_frames`:
+    resize and normalization on the model's device, keypoints mapped back
+    with the same pixel-center convention).
 
     Args:
         module: A trained module with ``dataset_info``.
+        flip_test: Average each prediction with the one on the mirrored frame (single-individual heads).
     """
 
-    def __init__(self, module: PoseLitModule) -> None:
+    def __init__(self, module: PoseLitModule, flip_test: bool = False) -> None:
         if module.dataset_info is None or module.model is None:
             raise ValueError("the module has no dataset_info: load it from a checkpoint written by training")
         self.module = module.eval()
-        info = module.dataset_info
-        self.image_size = tuple(info["image_size"])
+        self.flip_pairs = module.flip_pairs_by_head() if flip_test else None
 
     @property
     def device(self) -> torch.device:
         return next(self.module.parameters()).device
-
-    def preprocess(self, frames: np.ndarray) -> torch.Tensor:
-        """``[B, H0, W0, 3]`` uint8 → ``[B, 3, H, W]`` normalized, on the model's device."""
-        images = F.interpolate(frames_to_tensor(frames, self.device), size=self.image_size, mode="bilinear",
-                               align_corners=False)
-        return normalize(images, self.module.dataset_info["normalization"])
 
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
         return self.predict(frames)["keypoints"]
@@ -142,8 +129,5 @@ class Inferencer:
         ``"unique_keypoints": [B, 1, U, 3]`` when a head is trained on the unique bodyparts."""
         model = self.module.model
         heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
-        predictions = model.predict(model(self.preprocess(frames)), heads.values())
-        height, width = frames.shape[1:3]
-        original_size = torch.tensor([[width, height]], dtype=torch.float32, device=self.device).expand(len(frames), 2)
-        return {key: input_to_original(predictions[head]["keypoints"], original_size, self.image_size)
-                for key, head in heads.items() if head is not None}
+        predictions = model.predict_frames(torch.from_numpy(frames).to(self.device), heads.values(), self.flip_pairs)
+        return {key: predictions[head]["keypoints"] for key, head in heads.items() if head is not None}

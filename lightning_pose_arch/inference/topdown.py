@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lightning_pose_arch.data.topdown import crop_transform, uncrop_keypoints, warp_crops
-from lightning_pose_arch.inference.runner import frames_to_tensor, normalize, resolve_device
+from lightning_pose_arch.inference.runner import frames_to_tensor, resolve_device
 from lightning_pose_arch.lit.checkpoints import read_checkpoint
 from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.models.coordinates import input_to_frame
 from lightning_pose_arch.registry import ConfigError
 
 
@@ -38,16 +38,18 @@ class TopDownInferencer:
     frame exactly as training cropped it (aspect kept, bilinear), and the
     pose model's keypoints are mapped back through the inverse crop transform.
     Rows without a detection scoring ``min_box_score`` hold NaN coordinates and score 0.
+    Coordinates follow :mod:`lightning_pose_arch.models.coordinates` throughout.
 
     Args:
         pose: A pose module trained in crop mode (``dataset_info["top_down"]`` set).
         detector: A trained :class:`DetectorLitModule`.
         max_individuals: N, boxes kept per frame (default: the pose data's number of individuals).
         min_box_score: Detections scoring less are ignored.
+        flip_test: Average each crop's prediction with the one on its mirror image.
     """
 
     def __init__(self, pose: PoseLitModule, detector: DetectorLitModule, max_individuals: int | None = None,
-                 min_box_score: float = 0.3) -> None:
+                 min_box_score: float = 0.3, flip_test: bool = False) -> None:
         if pose.dataset_info is None or pose.model is None or detector.dataset_info is None:
             raise ValueError("load the pose model and the detector from checkpoints written by training")
         if not pose.dataset_info.get("top_down"):
@@ -57,15 +59,18 @@ class TopDownInferencer:
         self.crop_size = tuple(pose.dataset_info["image_size"])
         self.max_individuals = max_individuals or len(pose.dataset_info["individuals"])
         self.min_box_score = min_box_score
+        self.flip_pairs = pose.flip_pairs_by_head() if flip_test else None
 
     def detect(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``frames [B, 3, H0, W0]`` in [0, 1] → boxes ``[B, N, 4]`` (x, y, w, h, frame pixels), found ``[B, N]``."""
-        info = self.detector.dataset_info
-        size = tuple(info["image_size"])
-        images = F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
-        detections = self.detector(normalize(images, info["normalization"]))
-        scale = frames.new_tensor([frames.shape[-1] / size[1], frames.shape[-2] / size[0]]).repeat(2)
-        boxes = detections["bboxes"][:, : self.max_individuals] * scale  # same x·W0/W mapping as keypoints
+        """``frames [B, 3, H0, W0]`` (0–255) → boxes ``[B, N, 4]`` (x, y, w, h, frame pixels), found ``[B, N]``."""
+        detections = self.detector(self.detector.preprocess(frames))
+        boxes = detections["bboxes"][:, : self.max_individuals]
+        # Box corners are points: map them like keypoints (pixel centers at integers), input → frame pixels.
+        corners = torch.stack([boxes[..., :2], boxes[..., :2] + boxes[..., 2:]], dim=-2)  # [B, N, 2, 2]
+        corners = torch.cat([corners, torch.zeros_like(corners[..., :1])], dim=-1)
+        size = frames.new_tensor([frames.shape[-1], frames.shape[-2]])
+        corners = input_to_frame(corners, size, self.detector.dataset_info["image_size"])[..., :2]
+        boxes = torch.cat([corners[..., 0, :], corners[..., 1, :] - corners[..., 0, :]], dim=-1)
         found = detections["scores"][:, : self.max_individuals] >= self.min_box_score
         found &= (boxes[..., 2] > 0) & (boxes[..., 3] > 0)
         return boxes, found
@@ -82,8 +87,9 @@ class TopDownInferencer:
         matrix = crop_transform(torch.where(found[..., None], boxes, unit_box), self.crop_size)  # [B, N, 2, 3]
         crops = warp_crops(images, matrix, self.crop_size)  # [B, N, 3, H, W]
         model = self.pose.model
-        outputs = model(normalize(crops.flatten(0, 1), self.pose.dataset_info["normalization"]))
-        keypoints = model.predict(outputs)[next(iter(model.heads))]["keypoints"][:, 0]  # [B·N, K, 3] crop pixels
+        head = next(iter(model.heads))
+        inputs = model.input_transform.normalize(crops.flatten(0, 1))  # the crop replaces the input step's resize
+        keypoints = model.predict_inputs(inputs, [head], self.flip_pairs)[head]["keypoints"][:, 0]  # [B·N, K, 3]
         keypoints = uncrop_keypoints(keypoints.unflatten(0, found.shape), matrix).to(keypoints.dtype)
         missing = torch.tensor([float("nan"), float("nan"), 0.0], device=keypoints.device, dtype=keypoints.dtype)
         return torch.where(found[..., None, None], keypoints, missing)

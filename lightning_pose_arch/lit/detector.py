@@ -11,9 +11,11 @@ import torch
 from torchmetrics.detection import MeanAveragePrecision
 
 from lightning_pose_arch.data.topdown import bbox_from_keypoints
+from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION
 from lightning_pose_arch.data.types import PoseBatch
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.detectors import DETECTORS, BaseDetector
+from lightning_pose_arch.models.preprocess import InputTransform
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
 DETECTOR_CFG_KEYS = ("detector", "optimizer", "scheduler", "box_padding")
@@ -56,6 +58,7 @@ class DetectorLitModule(L.LightningModule):
         self.box_padding = float(cfg.get("box_padding", 1.25))
         self.box_map = torch.nn.ModuleDict({stage: MeanAveragePrecision(box_format="xywh", iou_type="bbox")
                                             for stage in ("val", "test")})
+        self._input_transform: InputTransform | None = None  # built from dataset_info on first use
 
     @property
     def dataset_info(self) -> dict[str, Any] | None:
@@ -73,12 +76,23 @@ class DetectorLitModule(L.LightningModule):
         """``[B, N, 4]`` (x, y, w, h) boxes of the labeled individuals in ``keypoints [B, N, K, 3]``; zero if none."""
         return bbox_from_keypoints(keypoints, padding=self.box_padding)
 
+    def preprocess(self, frames: torch.Tensor) -> torch.Tensor:
+        """Frames ``[B, H0, W0, 3]`` or ``[B, 3, H0, W0]`` (0–255, any size) → normalized ``[B, 3, H, W]`` at the
+        training image size, on the module's device (see :class:`InputTransform`)."""
+        if self._input_transform is None:
+            info = self.dataset_info or {}
+            if "image_size" not in info:
+                raise RuntimeError("the detector has no dataset_info: load it from a training checkpoint")
+            normalization = info.get("normalization") or IMAGENET_NORMALIZATION
+            self._input_transform = InputTransform(info["image_size"], normalization["mean"], normalization["std"])
+        return self._input_transform.to(self.device)(frames.to(self.device))
+
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """``images [B, 3, H, W]`` (normalized) → ``{"bboxes": [B, M, 4], "scores": [B, M]}`` in input pixels."""
         return self.detector(images)
 
     def training_step(self, batch: PoseBatch, batch_idx: int) -> torch.Tensor:
-        losses = self.detector.get_loss(batch["image"], self.labeled_boxes(batch["keypoints"]))
+        losses = self.detector.get_loss(self.preprocess(batch["image"]), self.labeled_boxes(batch["keypoints"]))
         batch_size = batch["image"].shape[0]
         self.log_dict({f"train/loss/{k}": v for k, v in losses.items() if k != "total"}, batch_size=batch_size)
         self.log("train/loss", losses["total"], batch_size=batch_size, prog_bar=True)
@@ -91,7 +105,7 @@ class DetectorLitModule(L.LightningModule):
         self._evaluate(batch, "test")
 
     def _evaluate(self, batch: PoseBatch, stage: str) -> None:
-        detections = self(batch["image"])
+        detections = self(self.preprocess(batch["image"]))
         boxes = self.labeled_boxes(batch["keypoints"])
         preds, targets = [], []
         for b in range(boxes.shape[0]):

@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 
 from lightning_pose_arch.data.topdown import uncrop_keypoints
-from lightning_pose_arch.data.transforms import input_to_original
+from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION, infer_flip_pairs
 from lightning_pose_arch.data.types import ModelOutputs, PoseBatch
 from lightning_pose_arch.lit.coco_metrics import OKSMeanAveragePrecision
 from lightning_pose_arch.lit.metrics import (
@@ -25,6 +25,7 @@ from lightning_pose_arch.lit.metrics import (
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.data_fit import check_model_fits_data
 from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
+from lightning_pose_arch.models.coordinates import input_to_frame
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
@@ -63,14 +64,21 @@ class PoseLitModule(L.LightningModule):
     predicted to labeled individuals, and COCO OKS ``map``, ``map_50``, ``map_75``,
     ``mar``, ... (with the data's OKS sigmas when it has them).
 
+    Batches carry uint8 images; the model's
+    :class:`~lightning_pose_arch.models.preprocess.InputTransform` normalizes them on the device.
+
     Args:
         cfg: The configuration dict (e.g. a loaded YAML); copied, never mutated.
         dataset_info: Data facts the model depends on; filled from the datamodule when ``None``.
+        flip_test: ``predict`` averages each prediction with the one on the mirrored image (left/right
+            keypoints swapped; single-individual heads). An inference option, not stored in checkpoints.
     """
 
-    def __init__(self, cfg: dict[str, Any], dataset_info: dict[str, Any] | None = None) -> None:
+    def __init__(self, cfg: dict[str, Any], dataset_info: dict[str, Any] | None = None,
+                 flip_test: bool = False) -> None:
         super().__init__()
         _check_cfg(cfg)
+        self.flip_test = flip_test
         self.save_hyperparameters({"cfg": copy.deepcopy(dict(cfg)), "dataset_info": copy.deepcopy(dataset_info)})
         self.metrics = nn.ModuleDict()
         self.model: PoseModel | None = None
@@ -87,7 +95,8 @@ class PoseLitModule(L.LightningModule):
         counts = {"keypoints": len(bodyparts), "unique_keypoints": len(dataset_info.get("unique_bodyparts") or [])}
         self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=counts,
                                            image_size=dataset_info.get("image_size"),
-                                           skeleton=skeleton_indices(dataset_info.get("skeleton"), bodyparts))
+                                           skeleton=skeleton_indices(dataset_info.get("skeleton"), bodyparts),
+                                           normalization=dataset_info.get("normalization") or IMAGENET_NORMALIZATION)
         threshold = float((self.hparams["cfg"].get("metrics") or {}).get("pck_threshold", 5.0))
         self.metrics = nn.ModuleDict({stage: build_metrics(dataset_info, threshold, prefix=f"{stage}/")
                                       for stage in EVAL_STAGES})
@@ -131,7 +140,7 @@ class PoseLitModule(L.LightningModule):
         return self._shared_step(batch, "train")
 
     def _consistency_step(self, clips: dict[str, torch.Tensor]) -> torch.Tensor:
-        losses = self.consistency(self._require_model(), clips, self.dataset_info["normalization"], self.current_epoch)
+        losses = self.consistency(self._require_model(), clips, self.current_epoch)
         self.log_dict({f"train/consistency/{name}": value for name, value in losses.items()},
                       batch_size=clips["frames"].shape[0], on_step=True, on_epoch=True)
         return losses["total"]
@@ -144,7 +153,7 @@ class PoseLitModule(L.LightningModule):
 
     def _shared_step(self, batch: PoseBatch, stage: str) -> torch.Tensor:
         model = self._require_model()
-        outputs = model(batch["image"])
+        outputs = model(model.input_transform(batch["image"]))
         losses = model.get_loss(outputs, model.get_targets(batch, outputs))
         batch_size = batch["image"].shape[0]
         logged = {f"{stage}/loss/{name}": value for name, value in losses.items() if name != "total"}
@@ -177,7 +186,7 @@ class PoseLitModule(L.LightningModule):
         if "crop_matrix" in batch:
             return uncrop_keypoints(keypoints, batch["crop_matrix"]).to(keypoints.dtype)
         input_size = (int(batch["image"].shape[-2]), int(batch["image"].shape[-1]))
-        return input_to_original(keypoints, batch["original_size"], input_size)
+        return input_to_frame(keypoints, batch["original_size"], input_size)
 
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
                                       label_key: str = "keypoints") -> torch.Tensor | None:
@@ -195,14 +204,27 @@ class PoseLitModule(L.LightningModule):
         In crop mode each row is one individual's crop (``N = 1``) and ``"individual" [B]`` says which.
         A head trained on unique bodyparts adds ``"unique_keypoints" [B, 1, U, 3]``.
         """
-        outputs = self(batch["image"])
-        result = {"keypoints": self._keypoints_in_original_pixels(outputs, batch), "image_path": list(batch["image_path"])}
+        model = self._require_model()
+        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
+        flip_pairs = self.flip_pairs_by_head() if self.flip_test else None
+        predictions = model.predict_inputs(model.input_transform(batch["image"]), heads.values(), flip_pairs)
+        result = {key: self._to_original_pixels(predictions[head]["keypoints"], batch)
+                  for key, head in heads.items() if head is not None}
+        result["image_path"] = list(batch["image_path"])
         if "individual" in batch:
             result["individual"] = batch["individual"]
-        unique = self._keypoints_in_original_pixels(outputs, batch, label_key="unique_keypoints")
-        if unique is not None:
-            result["unique_keypoints"] = unique
         return result
+
+    def flip_pairs_by_head(self) -> dict[str, list[tuple[int, int]]]:
+        """Left/right keypoint index pairs per head, for flip test-time augmentation (from ``dataset_info``:
+        its ``flip_pairs`` names, else inferred from the bodypart names)."""
+        model, info = self._require_model(), self.dataset_info
+        bodyparts = list(info["bodyparts"])
+        index = {name: i for i, name in enumerate(bodyparts)}
+        named = info.get("flip_pairs")
+        pairs = infer_flip_pairs(bodyparts) if named is None else [(index[a], index[b]) for a, b in named]
+        by_label = {"keypoints": pairs, "unique_keypoints": infer_flip_pairs(list(info.get("unique_bodyparts") or []))}
+        return {name: by_label.get(key, []) for name, key in model.label_keys.items()}
 
     def configure_optimizers(self) -> Any:
         cfg = self.hparams["cfg"]

@@ -25,7 +25,7 @@ from lightning_pose_arch.registry import ConfigError, check_keys
 class ConsistencyTerms(nn.Module):
     """Decode clip keypoints differentiably from one head, map them to video pixels, apply every loss.
 
-    ``forward(model, clips, normalization, epoch)`` with ``clips = {"frames": [B, T, 3, H, W] uint8,
+    ``forward(model, clips, epoch)`` with ``clips = {"frames": [B, T, 3, H, W] uint8,
     "matrix": [B, 3, 3]}`` returns ``{"total": Σ weight_at(epoch) · loss, <name>: loss, ...}``.
 
     Args:
@@ -72,11 +72,10 @@ class ConsistencyTerms(nn.Module):
         for loss in self.losses.values():
             loss.fit(poses, list(datamodule.bodyparts))
 
-    def forward(self, model: PoseModel, clips: Mapping[str, torch.Tensor], normalization: Mapping[str, list[float]],
-                epoch: int) -> dict[str, torch.Tensor]:
+    def forward(self, model: PoseModel, clips: Mapping[str, torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
         frames = clips["frames"]
         batch, length = frames.shape[:2]
-        images = _normalize(frames.flatten(0, 1), normalization)
+        images = model.input_transform.normalize(frames.flatten(0, 1))  # clips come warped to the input size
         name = self.head_name(model)
         outputs = model(images)[name]
         keypoints = soft_keypoints(model.heads[name], outputs, model.head_strides[name],
@@ -99,10 +98,3 @@ def labeled_train_poses(datamodule: Any) -> np.ndarray:
     row = {path: i for i, path in enumerate(project.image_paths)}
     keypoints = project.keypoints[[row[path] for path in datamodule.split["train"]], 0]  # [F, K, 3]
     return np.where(keypoints[..., 2:] > 0, keypoints[..., :2], np.nan)
-
-
-def _normalize(frames: torch.Tensor, normalization: Mapping[str, list[float]]) -> torch.Tensor:
-    """``[B, 3, H, W]`` uint8 → float normalized with the data's ``mean``/``std`` (of [0, 1] pixels)."""
-    mean = torch.tensor(normalization["mean"], device=frames.device).view(1, 3, 1, 1)
-    std = torch.tensor(normalization["std"], device=frames.device).view(1, 3, 1, 1)
-    return (frames.float() / 255.0 - mean) / std

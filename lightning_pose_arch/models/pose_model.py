@@ -10,8 +10,10 @@ from torch import nn
 
 from lightning_pose_arch.data.types import HeadTargets, ModelOutputs, PoseBatch, Prediction
 from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
+from lightning_pose_arch.models.flip_test import average_with_mirror
 from lightning_pose_arch.models.heads import HEADS, BaseHead
 from lightning_pose_arch.models.necks import NECKS, BaseNeck
+from lightning_pose_arch.models.preprocess import InputTransform, channels_first, frame_sizes
 from lightning_pose_arch.registry import ConfigError, check_keys
 
 DEFAULT_LABEL_KEY = "keypoints"
@@ -32,6 +34,8 @@ class PoseModel(nn.Module):
         heads: ``{name: head}``; every head's ``in_channels`` must equal the features' channels.
         neck: Optional backbone features → one map.
         label_keys: Batch key each head is trained on (default ``"keypoints"``).
+        input_transform: The model's own input step (frames → normalized input, keypoints back to frame
+            pixels), used by :meth:`predict_frames`; ``None`` for a model fed normalized inputs only.
     """
 
     def __init__(
@@ -40,8 +44,10 @@ class PoseModel(nn.Module):
         heads: Mapping[str, BaseHead],
         neck: BaseNeck | None = None,
         label_keys: Mapping[str, str] | None = None,
+        input_transform: InputTransform | None = None,
     ) -> None:
         super().__init__()
+        self.input_transform = input_transform
         if not heads:
             raise ConfigError("PoseModel needs at least one head")
         self.backbone = backbone
@@ -66,6 +72,7 @@ class PoseModel(nn.Module):
         num_keypoints: int | Mapping[str, int] | None = None,
         image_size: Sequence[int] | None = None,
         skeleton: Sequence[tuple[int, int]] | None = None,
+        normalization: Mapping[str, Sequence[float]] | None = None,
     ) -> PoseModel:
         """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
 
@@ -77,7 +84,8 @@ class PoseModel(nn.Module):
         through each head's ``label_keys`` entry) and, for
         heads whose layers depend on it (``RTMCCHead``), the input size from
         ``image_size`` (H, W; the data's); heads that follow the skeleton
-        (``PAFHead``) take its edges from ``skeleton`` (keypoint index pairs).
+        (``PAFHead``) take its edges from ``skeleton`` (keypoint index pairs). With ``image_size``
+        and ``normalization`` (``mean``/``std``) the model gets its :class:`InputTransform`.
         ``cfg`` is not mutated.
         """
         check_keys(cls, cfg, where="model config")
@@ -104,7 +112,9 @@ class PoseModel(nn.Module):
                 dict(head_cfg), feature.out_channels, count(label_key, f"label_keys.{name}"), image_size=image_size,
                 in_stride=feature.stride, skeleton=skeleton if label_key == DEFAULT_LABEL_KEY else None)
             heads[name] = HEADS.build(head_cfg)
-        return cls(backbone=backbone, heads=heads, neck=neck, label_keys=label_keys)
+        input_transform = None if image_size is None or normalization is None else \
+            InputTransform(image_size, normalization["mean"], normalization["std"])
+        return cls(backbone=backbone, heads=heads, neck=neck, label_keys=label_keys, input_transform=input_transform)
 
     def forward(self, images: torch.Tensor) -> ModelOutputs:
         features = self.backbone(images)
@@ -137,6 +147,41 @@ class PoseModel(nn.Module):
         ``None`` entries are skipped, e.g. an absent :meth:`head_for`)."""
         names = self.heads.keys() if names is None else [name for name in names if name is not None]
         return {name: self.heads[name].predict(outputs[name], self.head_strides[name]) for name in names}
+
+    def predict_inputs(
+        self, images: torch.Tensor, names: Iterable[str | None] | None = None,
+        flip_pairs: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    ) -> dict[str, Prediction]:
+        """Normalized inputs ``[B, 3, H, W]`` → keypoints per head in input pixels; with ``flip_pairs``
+        (``{head name: left/right keypoint index pairs}``) those heads average the prediction with the one on
+        the mirrored input (flip test-time augmentation; single-individual heads)."""
+        predictions = self.predict(self(images), names)
+        flipped = [name for name in predictions if flip_pairs is not None and name in flip_pairs]
+        if flipped:
+            mirrored = self.predict(self(images.flip(-1)), flipped)
+            for name in flipped:
+                keypoints = average_with_mirror(predictions[name]["keypoints"], mirrored[name]["keypoints"],
+                                                images.shape[-1], flip_pairs[name])
+                predictions[name] = {**predictions[name], "keypoints": keypoints}
+        return predictions
+
+    def predict_frames(
+        self, frames: torch.Tensor, names: Iterable[str | None] | None = None,
+        flip_pairs: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    ) -> dict[str, Prediction]:
+        """Frames as decoded → keypoints per head ``[B, N, K, 3]`` (x, y, score) in the frames' own pixels.
+
+        ``frames`` is ``[B, H0, W0, 3]`` or ``[B, 3, H0, W0]``, uint8 (or float on the 0–255 scale), any size;
+        :attr:`input_transform` resizes and normalizes them on the model's device; ``flip_pairs``: see
+        :meth:`predict_inputs`.
+        """
+        if self.input_transform is None:
+            raise ConfigError("this PoseModel has no input_transform: build it with image_size and normalization")
+        frames = channels_first(frames)
+        predictions = self.predict_inputs(self.input_transform(frames), names, flip_pairs)
+        size = frame_sizes(frames)
+        return {name: {**prediction, "keypoints": self.input_transform.to_frame(prediction["keypoints"], size)}
+                for name, prediction in predictions.items()}
 
 
 def backbone_features(backbone: BaseBackbone) -> tuple[int | list[int], int | list[int]]:

@@ -21,20 +21,20 @@ def test_batches_follow_the_design_conventions(synthetic_project: Path) -> None:
     datamodule = make_datamodule(synthetic_project)
     datamodule.setup("fit")
     batch = next(iter(datamodule.val_dataloader()))
-    assert batch["image"].shape == (3, 3, 64, 96) and batch["image"].dtype == torch.float32
+    assert batch["image"].shape == (3, 3, 64, 96) and batch["image"].dtype == torch.uint8
     assert batch["keypoints"].shape == (3, 1, 4, 3)
     assert torch.equal(batch["original_size"], torch.tensor([[128.0, 96.0]] * 3))
     assert len(batch["image_path"]) == 3
     assert datamodule.dataset_info()["bodyparts"] == ["snout", "leftear", "rightear", "tailbase"]
 
 
-def test_eval_keypoints_are_the_labels_scaled(synthetic_project: Path) -> None:
+def test_eval_keypoints_are_the_labels_resized_about_pixel_centers(synthetic_project: Path) -> None:
     datamodule = make_datamodule(synthetic_project)
     datamodule.setup("test")
     sample = datamodule.datasets["all"][0]
     labels = torch.from_numpy(datamodule.project.keypoints[0])
     labeled = labels[..., 2] > 0
-    expected = labels[..., :2] * torch.tensor([96 / 128, 64 / 96])
+    expected = (labels[..., :2] + 0.5) * torch.tensor([96 / 128, 64 / 96]) - 0.5  # pixel centers at integers
     torch.testing.assert_close(sample["keypoints"][..., :2][labeled], expected[labeled])
     assert torch.equal(sample["keypoints"][..., 2], labels[..., 2])
 
@@ -132,9 +132,9 @@ def test_frames_of_different_sizes_are_resized_and_mapped_back(tmp_path: Path) -
     assert {tuple(size) for size in batch["original_size"].tolist()} == {(128.0, 96.0), (320.0, 192.0)}
     big = [i for i, path in enumerate(batch["image_path"]) if "big" in path]
     labels = torch.from_numpy(datamodule.project.keypoints[4:8])
-    from lightning_pose_arch.data.transforms import input_to_original
+    from lightning_pose_arch.models.coordinates import input_to_frame
 
-    back = input_to_original(batch["keypoints"][big], batch["original_size"][big], (64, 96))
+    back = input_to_frame(batch["keypoints"][big], batch["original_size"][big], (64, 96))
     labeled = labels[..., 2] > 0
     torch.testing.assert_close(back[..., :2][labeled], labels[..., :2][labeled], atol=1e-3, rtol=0)
 

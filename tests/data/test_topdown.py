@@ -13,14 +13,13 @@ from lightning_pose_arch.data.formats.dlc import read_project
 from lightning_pose_arch.data.topdown import (
     TopDownDataset,
     bbox_from_keypoints,
-    crop_keypoints,
     crop_transform,
-    invert_affine,
     uncrop_keypoints,
     warp_crops,
-    warp_image,
 )
-from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION, build_eval_transform
+from lightning_pose_arch.data.transforms import build_eval_transform
+from lightning_pose_arch.models.coordinates import invert_affine, warp_image
+from lightning_pose_arch.models.coordinates import transform_keypoints as crop_keypoints
 
 NAN = float("nan")
 
@@ -94,7 +93,7 @@ def test_topdown_dataset_on_a_synthetic_project(synthetic_project: Path):
     keypoints[:, 1, :, 0] += 7.0
     keypoints[0, 1, :, 2] = 0.0  # frame 0 has no second individual
     input_size = (64, 64)
-    transform = build_eval_transform(input_size, IMAGENET_NORMALIZATION)
+    transform = build_eval_transform(input_size)
     dataset = TopDownDataset(project.root, project.image_paths, keypoints, input_size, transform)
     assert len(dataset) == 2 * len(project.image_paths) - 1
     sample = dataset[0]

@@ -68,16 +68,20 @@ def test_export_parity(checkpoint: Path, synthetic_video: Path, tmp_path: Path, 
     assert error < 1e-3
 
 
-def test_exported_onnx_has_dynamic_batch(checkpoint: Path, tmp_path: Path) -> None:
+def test_exported_onnx_takes_raw_frames_of_any_batch_and_size(checkpoint: Path, tmp_path: Path) -> None:
     import onnxruntime
 
     from lightning_pose_arch.inference.export import export_model
 
-    path = export_model(load_module(checkpoint, "cpu"), tmp_path / "m.onnx")
+    module = load_module(checkpoint, "cpu")
+    path = export_model(module, tmp_path / "m.onnx")
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    for batch in (1, 3):
-        (keypoints,) = session.run(None, {"images": np.zeros((batch, 3, 64, 96), np.float32)})
+    rng = np.random.default_rng(0)
+    for batch, height, width in ((1, 96, 128), (3, 61, 97), (2, 481, 641)):
+        frames = rng.integers(0, 256, size=(batch, height, width, 3), dtype=np.uint8)
+        (keypoints,) = session.run(None, {"frames": frames})
         assert keypoints.shape == (batch, 1, 4, 3)
+        np.testing.assert_allclose(keypoints, Inferencer(module)(frames).numpy(), atol=1e-3, rtol=0)
 
 
 def test_unreadable_inputs_are_named(checkpoint: Path, tmp_path: Path) -> None:

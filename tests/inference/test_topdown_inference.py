@@ -18,6 +18,7 @@ from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.inference.topdown import TopDownInferencer
 from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
+from lightning_pose_arch.models.preprocess import InputTransform
 from lightning_pose_arch.registry import ConfigError
 
 NORMALIZATION = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -31,6 +32,7 @@ class BoxDetector(nn.Module):
         super().__init__()
         self.bboxes, self.scores = bboxes, scores
         self.dataset_info = {"image_size": image_size, "normalization": NORMALIZATION}
+        self.preprocess = InputTransform(image_size, NORMALIZATION["mean"], NORMALIZATION["std"])
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         assert images.shape[-2:] == tuple(self.dataset_info["image_size"])
@@ -41,6 +43,13 @@ class BrightestPixelModel(nn.Module):
     """Stands in for a pose model: keypoint k is the brightest pixel of channel k of the crop."""
 
     heads = {"bodypart": None}
+
+    def __init__(self, crop_size: list[int]) -> None:
+        super().__init__()
+        self.input_transform = InputTransform(crop_size, NORMALIZATION["mean"], NORMALIZATION["std"])
+
+    def predict_inputs(self, images: torch.Tensor, names: list, flip_pairs: dict | None) -> dict:
+        return self.predict(self(images))
 
     def forward(self, images: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
         return {"bodypart": {"image": images}}
@@ -57,7 +66,7 @@ def pose_module(top_down: bool, crop_size: list[int]) -> PoseLitModule:
             "image_size": crop_size, "normalization": NORMALIZATION,
             "top_down": {"padding": 1.25} if top_down else None}
     module = PoseLitModule({"model": heatmap_model_cfg()}, dataset_info=info)
-    module.model = BrightestPixelModel()
+    module.model = BrightestPixelModel(crop_size)
     return module
 
 
