@@ -41,9 +41,17 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--detector", default=None,
                         help="detector checkpoint (lpa detector fit) for a top-down pose model")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
+    parser.add_argument("--overwrite", action="store_true", help="analyze again inputs whose tables exist")
+    parser.add_argument("--dlc-compatible", action=argparse.BooleanOptionalAction, default=None,
+                        help="name files <stem><DLC scorer>.h5 and write _meta.pickle as DeepLabCut does "
+                             "(default: when the model was trained on a DeepLabCut project)")
+    parser.add_argument("--scorer", default=None,
+                        help="scorer name in the file names and table header, e.g. the one DeepLabCut computes "
+                             "for your shuffle, so its config-driven tools pick these files up")
     options = parser.parse_args(args)
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
-                        trust_checkpoint=options.trust_checkpoint, detector=options.detector):
+                        trust_checkpoint=options.trust_checkpoint, detector=options.detector,
+                        overwrite=options.overwrite, dlc_compatible=options.dlc_compatible, scorer=options.scorer):
         print(f"wrote {path}")
 
 

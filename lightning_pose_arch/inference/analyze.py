@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from lightning_pose_arch.inference.dlc_compat import dlc_metadata, dlc_project, dlc_scorer, write_meta_pickle
+from lightning_pose_arch.inference.outputs import check_distinct_outputs, output_stem, outputs_exist, warn_if_truncated
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import fit_individuals, predictions_to_table, write_predictions
@@ -65,6 +69,9 @@ def analyze(
     progress: bool = True,
     trust_checkpoint: bool = False,
     detector: str | Path | None = None,
+    overwrite: bool = False,
+    dlc_compatible: bool | None = None,
+    scorer: str | None = None,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -76,21 +83,38 @@ def analyze(
     :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model
     (trained with ``data.crop``) needs ``detector``, a checkpoint of ``lpa detector fit``
     (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
+
+    Two inputs that would write the same files are refused before any work; sources whose
+    tables exist are skipped unless ``overwrite``. ``dlc_compatible`` (default: when the model
+    was trained on a DeepLabCut project) names the files ``<stem><DLC scorer>.h5`` and writes
+    ``<stem><DLC scorer>_meta.pickle`` beside videos, as DeepLabCut does (see
+    :mod:`~lightning_pose_arch.inference.dlc_compat`); ``scorer`` overrides the scorer name.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
+    bases = check_distinct_outputs(sources, out_dir)
     module = load_module(checkpoint, device, trust_checkpoint)
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint)
-    scorer = model_name(module, checkpoint)
+    dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
+    scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
     info = module.dataset_info
     written: list[Path] = []
-    for source in sources:
+    for source, base in zip(sources, bases):
+        stem = output_stem(base, scorer, dlc_compatible)
+        if not overwrite and outputs_exist(stem):
+            print(f"skipped {source.path}: {stem}.h5 exists (--overwrite to analyze it again)", file=sys.stderr)
+            continue
+        start = time.time()
         predictions = predict_source(inferencer, source, batch_size, progress)
         keypoints = fit_individuals(predictions["keypoints"], len(info["individuals"]))
+        warn_if_truncated(source, len(keypoints))
         index = list(range(len(keypoints))) if source.is_video else source.index()
         table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
                                      predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
-        folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
-        written += write_predictions(table, folder / f"{source.stem}_{scorer}")
+        written += write_predictions(table, stem)
+        if dlc_compatible and source.is_video:
+            meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size, num_frames=len(table),
+                                batch_size=batch_size, runtime=(start, time.time()))
+            written.append(write_meta_pickle(meta, stem.with_name(f"{stem.name}_meta.pickle")))
     return written
