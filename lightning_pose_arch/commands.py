@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from lightning_pose_arch.inference.analyze import analyze
@@ -15,20 +14,12 @@ from lightning_pose_arch.inference.label_video import label_video, table_keypoin
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.runner import Inferencer, load_module
 from lightning_pose_arch.inference.sources import collect_sources
+from lightning_pose_arch.inference.tables import read_predictions
 from lightning_pose_arch.reference import main as reference_main
 
 PARITY_TOLERANCE_PX = 1e-3
 TRUST_HELP = ("unpickle arbitrary objects in the checkpoint (can run code: only for files you trust); "
               "by default only tensors and plain containers are loaded")
-
-
-def read_predictions(path: Path) -> pd.DataFrame:
-    """A prediction table written by ``analyze`` (``.h5`` or ``.csv``)."""
-    if path.suffix == ".h5":
-        return pd.read_hdf(path)
-    with path.open() as handle:
-        header_rows = 4 if handle.readlines()[1].startswith("individuals") else 3
-    return pd.read_csv(path, header=list(range(header_rows)), index_col=0)
 
 
 def analyze_command(args: list[str]) -> None:
