@@ -111,7 +111,8 @@ class Registry(Generic[T]):
         try:
             return cls(**built)
         except Exception as err:
-            err.add_note(f"while building {self.name} type {cls.__name__!r} from {dict(cfg)!r}")
+            if hasattr(err, "add_note"):  # Python 3.11+; on 3.10 the error goes up as raised
+                err.add_note(f"while building {self.name} type {cls.__name__!r} from {dict(cfg)!r}")
             raise
 
 
