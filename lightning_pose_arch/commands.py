@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from lightning_pose_arch.inference.analyze import analyze
-from lightning_pose_arch.inference.export import export_model, parity_error
+from lightning_pose_arch.inference.export import export_model, parity_error, require_onnx
 from lightning_pose_arch.inference.label_video import label_video, table_keypoints
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.runner import Inferencer, load_module
@@ -79,6 +79,8 @@ def export_command(args: list[str]) -> None:
                         help="frames (videos/images) for the parity check (default: random images)")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
+    if options.format == "onnx":
+        require_onnx()  # before loading anything
     module = load_module(options.checkpoint, "cpu", options.trust_checkpoint)
     out = options.out or Path(options.checkpoint).with_suffix(".onnx" if options.format == "onnx" else ".pt")
     path = export_model(module, out, options.format)

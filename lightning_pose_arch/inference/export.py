@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from collections.abc import Callable
@@ -33,6 +34,19 @@ class KeypointExportModel(nn.Module):
         return self.model.predict(self.model(images))[self.head]["keypoints"]
 
 
+EXPORT_EXTRA = "pip install 'lightning_pose_arch[export]'"
+
+
+def require_onnx() -> None:
+    """Raise ``ImportError`` naming the ``export`` extra when ``onnx`` or ``onnxruntime`` is missing."""
+    for package in ("onnx", "onnxruntime"):
+        try:
+            importlib.import_module(package)
+        except ImportError as err:
+            raise ImportError(f"ONNX export needs the {package!r} package: {EXPORT_EXTRA} "
+                              "(or use --format torchscript, which needs no extra)") from err
+
+
 def export_model(
     module: PoseLitModule,
     out_path: str | Path,
@@ -41,8 +55,11 @@ def export_model(
 ) -> Path:
     """Write the model (with decoding) and ``<out_path>.json`` metadata (bodyparts, image size, normalization).
 
-    The batch axis is dynamic. Returns the model file's path.
+    The batch axis is dynamic. Returns the model file's path. ONNX needs the ``export`` extra
+    (:func:`require_onnx`); TorchScript needs nothing beyond torch.
     """
+    if export_format == "onnx":
+        require_onnx()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = KeypointExportModel(module).eval()
@@ -69,6 +86,7 @@ def load_exported(path: str | Path) -> Callable[[torch.Tensor], np.ndarray]:
     """Load an exported model once (ONNX via onnxruntime, else TorchScript); return ``images → keypoints``."""
     path = Path(path)
     if path.suffix == ".onnx":
+        require_onnx()
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
