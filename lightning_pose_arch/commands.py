@@ -1,8 +1,9 @@
-"""``lpa analyze | label-video | plot | export``: inference commands (plain argparse, no Trainer)."""
+"""``lpa analyze | label-video | plot | export | export-nwb``: inference commands (plain argparse, no Trainer)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from lightning_pose_arch.inference.export import export_model, parity_error, req
 from lightning_pose_arch.inference.label_video import label_video, table_keypoints
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.runner import Inferencer, load_module
-from lightning_pose_arch.inference.sources import collect_sources
+from lightning_pose_arch.inference.nwb import require_nwb, write_nwb
+from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import read_predictions
 from lightning_pose_arch.reference import main as reference_main
 
@@ -91,6 +93,31 @@ def export_command(args: list[str]) -> None:
         raise SystemExit(f"export parity check failed: {error:.2e} > {PARITY_TOLERANCE_PX}")
 
 
+def export_nwb_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa export-nwb", description=write_nwb.__doc__)
+    parser.add_argument("predictions", type=Path, help=".h5/.csv written by lpa analyze for the video")
+    parser.add_argument("--video", required=True, type=Path, help="the analyzed video (rate, size, source)")
+    parser.add_argument("--out", type=Path, default=None, help="output .nwb (default: the predictions path with .nwb)")
+    parser.add_argument("--session-start", type=datetime.datetime.fromisoformat, default=None,
+                        help="recording start, ISO 8601 (default: the video file's modification time, UTC)")
+    parser.add_argument("--subject-id", default=None)
+    parser.add_argument("--species", default=None, help='e.g. "Mus musculus"')
+    parser.add_argument("--age", default=None, help="ISO 8601 duration, e.g. P90D (DANDI asks for it)")
+    parser.add_argument("--sex", default="U", choices=["M", "F", "U", "O"])
+    parser.add_argument("--checkpoint", default=None, help="take the skeleton from this checkpoint")
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
+    options = parser.parse_args(args)
+    require_nwb()
+    source = FrameSource(options.video, options.video.stem)
+    module = load_module(options.checkpoint, "cpu", options.trust_checkpoint) if options.checkpoint else None
+    start = options.session_start or datetime.datetime.fromtimestamp(options.video.stat().st_mtime, datetime.timezone.utc)
+    path = write_nwb(read_predictions(options.predictions), options.out or options.predictions.with_suffix(".nwb"),
+                     video=options.video, fps=source.fps, frame_size=source.frame_size, session_start=start,
+                     skeleton=module.dataset_info["skeleton"] if module is not None else (),
+                     subject_id=options.subject_id, species=options.species, age=options.age, sex=options.sex)
+    print(f"wrote {path}")
+
+
 def _parity_images(module, paths: list[str] | None, count: int = 4) -> torch.Tensor:
     if not paths:
         height, width = module.dataset_info["image_size"]
@@ -105,5 +132,6 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "label-video": label_video_command,
     "plot": plot_command,
     "export": export_command,
+    "export-nwb": export_nwb_command,
     "registry": reference_main,
 }
