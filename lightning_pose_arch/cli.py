@@ -121,8 +121,18 @@ def check_config_files(args: list[str]) -> None:
             load_yaml(Path(value))
 
 
-def main(args: list[str] | None = None) -> PoseCLI | None:
-    """Run ``lpa``; for the LightningCLI subcommands (fit, validate, test, predict) return the finished CLI."""
+def main(args: list[str] | None = None) -> int:
+    """The ``lpa`` console script: run a subcommand and return its exit status (0 on success).
+
+    The script does ``sys.exit(main())``, so a returned object would exit with status 1; a failure
+    raises (exit status 1, argument errors 2). Use :func:`run` for the finished CLI object.
+    """
+    run(args)
+    return 0
+
+
+def run(args: list[str] | None = None) -> PoseCLI | None:
+    """Run ``lpa`` in-process; for the LightningCLI subcommands (fit, validate, test, predict) return the finished CLI."""
     args = sys.argv[1:] if args is None else list(args)
     if args[:1] == ["demo"]:
         from lightning_pose_arch.demo import main as demo_main
@@ -148,4 +158,4 @@ def main(args: list[str] | None = None) -> PoseCLI | None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

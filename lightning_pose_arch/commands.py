@@ -1,20 +1,22 @@
-"""``lpa analyze | label-video | plot | export``: inference commands (plain argparse, no Trainer)."""
+"""``lpa analyze | label-video | plot | export | export-nwb``: inference commands (plain argparse, no Trainer)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from lightning_pose_arch.inference.analyze import analyze
-from lightning_pose_arch.inference.export import export_model, parity_error
+from lightning_pose_arch.inference.export import export_model, parity_error, require_onnx
 from lightning_pose_arch.inference.label_video import label_video, table_keypoints
 from lightning_pose_arch.inference.plots import plot_trajectories
+from lightning_pose_arch.inference.nwb import require_nwb, write_nwb
 from lightning_pose_arch.inference.runner import load_module
-from lightning_pose_arch.inference.sources import collect_sources
+from lightning_pose_arch.inference.sources import FrameSource, collect_sources
+from lightning_pose_arch.inference.tables import read_predictions
 from lightning_pose_arch.reference import main as reference_main
 from lightning_pose_arch.tracking.io import track_detections
 
@@ -23,15 +25,6 @@ TRACKER_HELP = ("multi-animal videos: a tracker name (KalmanTracker), a YAML/JSO
                 "max_gap: 50}') or file, or 'none' (best-first columns, no identities); default: KalmanTracker")
 TRUST_HELP = ("unpickle arbitrary objects in the checkpoint (can run code: only for files you trust); "
               "by default only tensors and plain containers are loaded")
-
-
-def read_predictions(path: Path) -> pd.DataFrame:
-    """A prediction table written by ``analyze`` (``.h5`` or ``.csv``)."""
-    if path.suffix == ".h5":
-        return pd.read_hdf(path)
-    with path.open() as handle:
-        header_rows = 4 if handle.readlines()[1].startswith("individuals") else 3
-    return pd.read_csv(path, header=list(range(header_rows)), index_col=0)
 
 
 def analyze_command(args: list[str]) -> None:
@@ -47,10 +40,18 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
     parser.add_argument("--flip-test", action="store_true",
                         help="average each prediction with the one on the mirrored frame (single-animal heads)")
+    parser.add_argument("--overwrite", action="store_true", help="analyze again inputs whose tables exist")
+    parser.add_argument("--dlc-compatible", action=argparse.BooleanOptionalAction, default=None,
+                        help="name files <stem><DLC scorer>.h5 and write _meta.pickle as DeepLabCut does "
+                             "(default: when the model was trained on a DeepLabCut project)")
+    parser.add_argument("--scorer", default=None,
+                        help="scorer name in the file names and table header, e.g. the one DeepLabCut computes "
+                             "for your shuffle, so its config-driven tools pick these files up")
     options = parser.parse_args(args)
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
                         trust_checkpoint=options.trust_checkpoint, detector=options.detector,
-                        tracker=options.tracker, flip_test=options.flip_test):
+                        tracker=options.tracker, flip_test=options.flip_test, overwrite=options.overwrite,
+                        dlc_compatible=options.dlc_compatible, scorer=options.scorer):
         print(f"wrote {path}")
 
 
@@ -98,6 +99,8 @@ def export_command(args: list[str]) -> None:
                         help="frames (videos/images) for the parity check (default: random images)")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
     options = parser.parse_args(args)
+    if options.format == "onnx":
+        require_onnx()  # before loading anything
     module = load_module(options.checkpoint, "cpu", options.trust_checkpoint)
     out = options.out or Path(options.checkpoint).with_suffix(".onnx" if options.format == "onnx" else ".pt")
     path = export_model(module, out, options.format)
@@ -106,6 +109,31 @@ def export_command(args: list[str]) -> None:
     print(f"wrote {path}; parity vs eager PyTorch on {len(images)} images: max |Δ| = {error:.2e}")
     if error > PARITY_TOLERANCE_PX:
         raise SystemExit(f"export parity check failed: {error:.2e} > {PARITY_TOLERANCE_PX}")
+
+
+def export_nwb_command(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="lpa export-nwb", description=write_nwb.__doc__)
+    parser.add_argument("predictions", type=Path, help=".h5/.csv written by lpa analyze for the video")
+    parser.add_argument("--video", required=True, type=Path, help="the analyzed video (rate, size, source)")
+    parser.add_argument("--out", type=Path, default=None, help="output .nwb (default: the predictions path with .nwb)")
+    parser.add_argument("--session-start", type=datetime.datetime.fromisoformat, default=None,
+                        help="recording start, ISO 8601 (default: the video file's modification time, UTC)")
+    parser.add_argument("--subject-id", default=None)
+    parser.add_argument("--species", default=None, help='e.g. "Mus musculus"')
+    parser.add_argument("--age", default=None, help="ISO 8601 duration, e.g. P90D (DANDI asks for it)")
+    parser.add_argument("--sex", default="U", choices=["M", "F", "U", "O"])
+    parser.add_argument("--checkpoint", default=None, help="take the skeleton from this checkpoint")
+    parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
+    options = parser.parse_args(args)
+    require_nwb()
+    source = FrameSource(options.video, options.video.stem)
+    module = load_module(options.checkpoint, "cpu", options.trust_checkpoint) if options.checkpoint else None
+    start = options.session_start or datetime.datetime.fromtimestamp(options.video.stat().st_mtime, datetime.timezone.utc)
+    path = write_nwb(read_predictions(options.predictions), options.out or options.predictions.with_suffix(".nwb"),
+                     video=options.video, fps=source.fps, frame_size=source.frame_size, session_start=start,
+                     skeleton=module.dataset_info["skeleton"] if module is not None else (),
+                     subject_id=options.subject_id, species=options.species, age=options.age, sex=options.sex)
+    print(f"wrote {path}")
 
 
 def _parity_images(module, paths: list[str] | None, count: int = 4) -> np.ndarray:
@@ -124,5 +152,6 @@ COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "label-video": label_video_command,
     "plot": plot_command,
     "export": export_command,
+    "export-nwb": export_nwb_command,
     "registry": reference_main,
 }

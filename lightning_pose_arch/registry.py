@@ -111,7 +111,11 @@ class Registry(Generic[T]):
         try:
             return cls(**built)
         except Exception as err:
-            err.add_note(f"while building {self.name} type {cls.__name__!r} from {dict(cfg)!r}")
+            note = f"while building {self.name} type {cls.__name__!r} from {dict(cfg)!r}"
+            if hasattr(err, "add_note"):
+                err.add_note(note)
+            else:  # Python 3.10: PEP 678's storage, which 3.10's traceback does not print
+                err.__notes__ = [*getattr(err, "__notes__", []), note]
             raise
 
 

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from helpers import REPO
-from lightning_pose_arch.cli import main
+from lightning_pose_arch.cli import main, run
 
 EXPERIMENTS = sorted((REPO / "experiments").glob("*.yaml"))
 PROJECTS = ("../shared/data/openfield-Pranav-2018-10-30", "lightning_pose_arch/assets/synthetic_multi")
@@ -24,7 +24,7 @@ def test_recipe_fits_a_few_batches(recipe: Path, openfield: Path, tmp_path: Path
     config = yaml.safe_load(recipe.read_text())
     assert config["data"]["project_dir"] in PROJECTS
     is_detector = "detector" in config["model"]["cfg"]
-    cli = main([
+    cli = run([
         *(["detector"] if is_detector else []), "fit", "--config", str(recipe),
         "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
         "--trainer.limit_val_batches", "1", "--trainer.default_root_dir", str(tmp_path),

@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from helpers import heatmap_model_cfg
-from lightning_pose_arch.cli import main
+from lightning_pose_arch.cli import run
 
 EPOCHS, STEPS_PER_EPOCH = 3, 5  # 9 training frames, batches of 2
 SAVE_EVERY = 2
@@ -61,7 +61,7 @@ def saved_state(checkpoint: Path) -> tuple[int, int]:
 
 def test_killed_fit_resumes_to_the_same_end(synthetic_project: Path, tmp_path: Path) -> None:
     reference = write_config(tmp_path / "reference.yaml", synthetic_project, tmp_path / "reference")
-    trainer = main(["fit", "--config", str(reference)]).trainer
+    trainer = run(["fit", "--config", str(reference)]).trainer
     expected = (trainer.global_step, trainer.current_epoch)
     assert expected == (EPOCHS * STEPS_PER_EPOCH, EPOCHS)
     expected_saved = saved_state(tmp_path / "reference/lightning_logs/version_0/checkpoints/last.ckpt")
@@ -73,7 +73,7 @@ def test_killed_fit_resumes_to_the_same_end(synthetic_project: Path, tmp_path: P
     assert killed_step < STEPS_PER_EPOCH and killed_epoch == 0  # killed mid-way through the first epoch
     assert [p.name for p in (first / "checkpoints").iterdir() if p.suffix != ".ckpt"] == []  # no partial files
 
-    trainer = main(["fit", "--config", str(config), "--ckpt_path", "last"]).trainer
+    trainer = run(["fit", "--config", str(config), "--ckpt_path", "last"]).trainer
     assert (trainer.global_step, trainer.current_epoch) == expected
     resumed = tmp_path / "run/lightning_logs/version_1"
     assert saved_state(resumed / "checkpoints/last.ckpt") == expected_saved

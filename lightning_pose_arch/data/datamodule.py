@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
 from lightning_pose_arch.data.images import check_images
+from lightning_pose_arch.data.formats.dlc import project_identity
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
 from lightning_pose_arch.data.transforms import (
@@ -153,6 +154,7 @@ class PoseDataModule(L.LightningDataModule):
             "normalization": self.normalization,
             "flip_pairs": [[self.bodyparts[i], self.bodyparts[j]] for i, j in self.flip_pairs],
             "top_down": None if self.crop is None else {"padding": self.crop.padding},
+            "dlc_project": project_identity(self.project.config),  # names DeepLabCut-compatible outputs
         }
 
     def _project_train_fraction(self) -> float:

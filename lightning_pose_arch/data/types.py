@@ -6,7 +6,7 @@ image, h×w output grid.
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing_extensions import NotRequired, TypedDict  # typing has NotRequired from 3.11
 
 import torch
 

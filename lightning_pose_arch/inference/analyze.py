@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from lightning_pose_arch.inference.dlc_compat import dlc_metadata, dlc_project, dlc_scorer, write_meta_pickle
+from lightning_pose_arch.inference.outputs import check_distinct_outputs, output_stem, outputs_exist, warn_if_truncated
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
@@ -72,6 +76,9 @@ def analyze(
     detector: str | Path | None = None,
     tracker: str | Path | Mapping[str, Any] | None = None,
     flip_test: bool = False,
+    overwrite: bool = False,
+    dlc_compatible: bool | None = None,
+    scorer: str | None = None,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -91,25 +98,42 @@ def analyze(
     ``<stem>_<model name>_detections.h5`` for ``lpa track`` (see :mod:`lightning_pose_arch.tracking.io`).
     ``flip_test`` averages each prediction with the one on the mirrored frame (left/right swapped;
     single-individual heads).
+
+    Two inputs that would write the same files are refused before any work; sources whose
+    tables exist are skipped unless ``overwrite``. ``dlc_compatible`` (default: when the model
+    was trained on a DeepLabCut project) names the files ``<stem><DLC scorer>.h5`` and writes
+    ``<stem><DLC scorer>_meta.pickle`` beside videos, as DeepLabCut does (see
+    :mod:`~lightning_pose_arch.inference.dlc_compat`); ``scorer`` overrides the scorer name.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     sources = collect_sources(paths)
+    bases = check_distinct_outputs(sources, out_dir)
     built_tracker = build_tracker(tracker)  # before the network runs: a bad tracker config fails at once
     module = load_module(checkpoint, device, trust_checkpoint)
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
-    scorer = model_name(module, checkpoint)
+    dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
+    scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
     info = module.dataset_info
     written: list[Path] = []
-    for source in sources:
+    for source, base in zip(sources, bases):
+        stem = output_stem(base, scorer, dlc_compatible)
+        if not overwrite and outputs_exist(stem):
+            print(f"skipped {source.path}: {stem}.h5 exists (--overwrite to analyze it again)", file=sys.stderr)
+            continue
+        start = time.time()
         predictions = predict_source(inferencer, source, batch_size, progress)
+        warn_if_truncated(source, len(predictions["keypoints"]))
         index = list(range(len(predictions["keypoints"]))) if source.is_video else source.index()
-        folder = Path(out_dir) if out_dir is not None else (source.path.parent if source.is_video else source.path)
         track = source.is_video and is_multi_animal(info)
         keypoints = identities(predictions["keypoints"], len(info["individuals"]), built_tracker if track else None)
         table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
                                      predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
-        written += write_predictions(table, folder / f"{source.stem}_{scorer}")
+        written += write_predictions(table, stem)
         if track:
-            written.append(write_detections(folder / f"{source.stem}_{scorer}", predictions, info, scorer, index))
+            written.append(write_detections(stem, predictions, info, scorer, index))
+        if dlc_compatible and source.is_video:
+            meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size, num_frames=len(table),
+                                batch_size=batch_size, runtime=(start, time.time()))
+            written.append(write_meta_pickle(meta, stem.with_name(f"{stem.name}_meta.pickle")))
     return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from collections.abc import Callable
@@ -35,6 +36,19 @@ class KeypointExportModel(nn.Module):
         return self.model.predict_frames(frames, [self.head])[self.head]["keypoints"]
 
 
+EXPORT_EXTRA = "pip install 'lightning_pose_arch[export]'"
+
+
+def require_onnx() -> None:
+    """Raise ``ImportError`` naming the ``export`` extra when ``onnx`` or ``onnxruntime`` is missing."""
+    for package in ("onnx", "onnxruntime"):
+        try:
+            importlib.import_module(package)
+        except ImportError as err:
+            raise ImportError(f"ONNX export needs the {package!r} package: {EXPORT_EXTRA} "
+                              "(or use --format torchscript, which needs no extra)") from err
+
+
 def export_model(
     module: PoseLitModule,
     out_path: str | Path,
@@ -45,9 +59,11 @@ def export_model(
     normalization).
 
     The graph takes uint8 frames ``[B, H0, W0, 3]`` (RGB) of any batch size and any frame size (H0, W0 ≥ 1;
-    all frames of one batch the same size) and returns ``[B, N, K, 3]`` x, y, score in the frames' pixels.
-    Returns the model file's path.
+    all frames of one batch the same size) and returns ``[B, N, K, 3]`` x, y, score in the frames' pixels. Returns the model file's path. ONNX needs the
+    ``export`` extra (:func:`require_onnx`); TorchScript needs nothing beyond torch.
     """
+    if export_format == "onnx":
+        require_onnx()
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = KeypointExportModel(module).eval().cpu()
@@ -75,6 +91,7 @@ def load_exported(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     """Load an exported model once (ONNX via onnxruntime, else TorchScript); return ``frames → keypoints``."""
     path = Path(path)
     if path.suffix == ".onnx":
+        require_onnx()
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

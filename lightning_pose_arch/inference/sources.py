@@ -50,6 +50,15 @@ class FrameSource:
         finally:
             capture.release()
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """``(width, height)`` of a video's frames, from its header."""
+        capture = _open_video(self.path)
+        try:
+            return int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        finally:
+            capture.release()
+
     def index(self) -> list[str] | list[int]:
         """Table row labels: frame numbers for videos, file names for images."""
         return list(range(len(self))) if self.is_video else [f.name for f in self.image_files]
@@ -87,7 +96,7 @@ def _video_frame_count(path: Path) -> int:
 
 
 def collect_sources(paths: list[str | Path]) -> list[FrameSource]:
-    """One source per video; loose image files and each folder of images become one source each."""
+    """One source per video, one per folder of images; loose image files form one source per folder they are in."""
     sources: list[FrameSource] = []
     loose_images: list[Path] = []
     for raw in paths:
@@ -110,6 +119,6 @@ def collect_sources(paths: list[str | Path]) -> list[FrameSource]:
             loose_images.append(path)
         else:
             raise ValueError(f"{path}: not a video ({sorted(VIDEO_SUFFIXES)}), image ({sorted(IMAGE_SUFFIXES)}) or folder")
-    if loose_images:
-        sources.append(FrameSource(loose_images[0].parent, "images", tuple(loose_images)))
+    for folder, images in itertools.groupby(sorted(loose_images, key=lambda p: p.parent), key=lambda p: p.parent):
+        sources.append(FrameSource(folder, folder.name, tuple(images)))  # rows are file names: one table per folder
     return sources

@@ -92,3 +92,14 @@ def write_predictions(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     for path in paths:
         write_table(table, path)
     return paths
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A prediction table we write (``.h5`` or ``.csv``): 3 header rows, or 4 with ``individuals``."""
+    path = Path(path)
+    if path.suffix == ".h5":
+        return pd.read_hdf(path)
+    with path.open() as handle:
+        handle.readline()
+        header_rows = 4 if handle.readline().startswith("individuals") else 3
+    return pd.read_csv(path, header=list(range(header_rows)), index_col=0)

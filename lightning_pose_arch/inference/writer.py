@@ -53,6 +53,8 @@ class PredictionWriter(BasePredictionWriter):
                                      unique, info.get("unique_bodyparts") or ())
         output_dir = self.output_dir or Path(trainer.log_dir or trainer.default_root_dir) / "predictions"
         self.written = write_predictions(table, output_dir / "predictions")
-        root = Path(trainer.datamodule.project.root)
-        self.written.append(plot_predictions(root, image_paths, keypoints, info["bodyparts"],
-                                             output_dir / "predictions.png", pcutoff=self.pcutoff))
+        project = trainer.datamodule.project
+        row = {path: i for i, path in enumerate(project.image_paths)}
+        labels = project.keypoints[[row[path] for path in image_paths]] if all(p in row for p in image_paths) else None
+        self.written.append(plot_predictions(Path(project.root), image_paths, keypoints, info["bodyparts"],
+                                             output_dir / "predictions.png", pcutoff=self.pcutoff, labels=labels))

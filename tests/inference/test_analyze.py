@@ -13,7 +13,8 @@ from lightning_pose_arch.inference.runner import Inferencer, load_module
 
 
 def test_analyze_video_writes_dlc_tables(checkpoint: Path, synthetic_video: Path, tmp_path: Path) -> None:
-    written = analyze(checkpoint, [synthetic_video], out_dir=tmp_path, batch_size=4, device="cpu", progress=False)
+    written = analyze(checkpoint, [synthetic_video], out_dir=tmp_path, batch_size=4, device="cpu", progress=False,
+                      dlc_compatible=False)
     assert [p.suffix for p in written] == [".h5", ".csv"]
     assert written[0].name.startswith("clip_LPA_CSPNeXts_HeatmapHead_tiny")
     table = pd.read_hdf(written[0])

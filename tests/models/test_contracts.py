@@ -9,10 +9,8 @@ import torch
 
 from helpers import SEED_HEAD_CFG
 from lightning_pose_arch.models.backbones import BACKBONES, BaseBackbone
-from lightning_pose_arch.models.detectors import DETECTORS
 from lightning_pose_arch.models.heads import HEADS, BaseHead
 from lightning_pose_arch.models.necks import NECKS, BaseNeck
-from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
 from lightning_pose_arch.reference import ALL_REGISTRIES
 
 MEMBERS = [pytest.param(reg, name, id=f"{reg.name}.{name}") for reg in ALL_REGISTRIES for name in reg.names()]

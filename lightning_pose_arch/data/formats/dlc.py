@@ -303,6 +303,14 @@ def _project_config(data: LabeledData, scorer: str) -> dict[str, Any]:
     return config
 
 
+DLC_PROJECT_KEYS = ("Task", "scorer", "date", "iteration", "TrainingFraction", "multianimalproject")
+
+
+def project_identity(config: dict[str, Any]) -> dict[str, Any] | None:
+    """What names a DeepLabCut project's outputs (``Task``, ``date``, ...); None for a config of another format."""
+    return {key: config.get(key) for key in DLC_PROJECT_KEYS} if "Task" in config else None
+
+
 def write_table(table: pd.DataFrame, path: str | Path) -> None:
     """Write a label or prediction table as ``.h5`` (key ``df_with_missing``) or ``.csv``, atomically."""
     path = Path(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -79,13 +78,21 @@ BACKBONES: Registry[BaseBackbone] = Registry("BACKBONES", BaseBackbone)
 
 
 def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+    """Whether the Hugging Face hub answers, asked through huggingface_hub's own HTTP session.
+
+    The download itself goes through that session, so this check sees what it will see:
+    ``HTTPS_PROXY``/``HTTP_PROXY``, ``HF_ENDPOINT`` (mirrors) and ``HF_HUB_OFFLINE``.
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
         return False
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout_s):
-            return True
-    except OSError:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s)
+    except Exception:  # any transport failure (DNS, proxy, TLS, timeout) means: not reachable from here
         return False
+    return True
 
 
 def create_timm_features(model_name: str, pretrained: bool | str | Path, **timm_kwargs: object) -> nn.Module:
