@@ -17,9 +17,9 @@ from lightning_pose_arch.lit.module import PoseLitModule
 class KeypointExportModel(nn.Module):
     """``images [B, 3, H, W]`` (normalized, training ``image_size``) → keypoints ``[B, N, K, 3]``.
 
-    Wraps the trained model and the first head's predictor, so the exported
-    graph decodes (heatmap argmax + locref) and returns x, y, score in
-    input pixels.
+    Wraps the trained model and the predictor of its keypoints head
+    (``PoseModel.keypoints_head``), so the exported graph decodes (heatmap
+    argmax + locref) and returns x, y, score in input pixels.
     """
 
     def __init__(self, module: PoseLitModule) -> None:
@@ -27,7 +27,7 @@ class KeypointExportModel(nn.Module):
         if module.model is None:
             raise ValueError("the module has no model: load it from a training checkpoint")
         self.model = module.model
-        self.head = next(iter(module.model.heads))
+        self.head = module.model.keypoints_head
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.model.predict(self.model(images))[self.head]["keypoints"]

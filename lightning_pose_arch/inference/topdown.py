@@ -83,7 +83,8 @@ class TopDownInferencer:
         crops = warp_crops(images, matrix, self.crop_size)  # [B, N, 3, H, W]
         model = self.pose.model
         outputs = model(normalize(crops.flatten(0, 1), self.pose.dataset_info["normalization"]))
-        keypoints = model.predict(outputs)[next(iter(model.heads))]["keypoints"][:, 0]  # [B·N, K, 3] crop pixels
+        head = model.keypoints_head
+        keypoints = model.predict(outputs, [head])[head]["keypoints"][:, 0]  # [B·N, K, 3] crop pixels
         keypoints = uncrop_keypoints(keypoints.unflatten(0, found.shape), matrix).to(keypoints.dtype)
         missing = torch.tensor([float("nan"), float("nan"), 0.0], device=keypoints.device, dtype=keypoints.dtype)
         return torch.where(found[..., None, None], keypoints, missing)

@@ -53,7 +53,7 @@ class PoseLitModule(L.LightningModule):
     Checkpoints carry ``cfg`` and ``dataset_info``, so
     ``PoseLitModule.load_from_checkpoint(path)`` rebuilds everything.
 
-    Metrics (val/test, in original image pixels, first head), logged at epoch end:
+    Metrics (val/test, in original image pixels, ``PoseModel.keypoints_head``), logged at epoch end:
     ``mean_pixel_error``, ``rmse``, ``pck``; for multi-animal data (more than one
     individual) instead ``mean_pixel_error`` and ``rmse`` after optimal matching of
     predicted to labeled individuals, and COCO OKS ``map``, ``map_50``, ``map_75``,
@@ -163,9 +163,9 @@ class PoseLitModule(L.LightningModule):
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
                                       label_key: str = "keypoints") -> torch.Tensor | None:
         """Keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels, decoded by one head only:
-        the first head for ``"keypoints"``, else the head trained on ``label_key`` (``None`` if there is none)."""
+        ``PoseModel.keypoints_head`` for ``"keypoints"``, else the head trained on ``label_key`` (``None`` if there is none)."""
         model = self._require_model()
-        head = next(iter(model.heads)) if label_key == "keypoints" else model.head_for(label_key)
+        head = model.keypoints_head if label_key == "keypoints" else model.head_for(label_key)
         if head is None:
             return None
         return self._to_original_pixels(model.predict(outputs, [head])[head]["keypoints"], batch)
