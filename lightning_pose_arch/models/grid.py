@@ -56,9 +56,10 @@ def simcc_bin_centers(
 
 
 # DeepLabCut's grid (``pose_estimation_pytorch``, v3) puts cell ``j``'s center at ``j*stride + stride/2``:
-# for every stride, half a pixel right of (and below) ours, ``(j + 0.5)*stride - 0.5``. Keypoints a
-# DLC-convention decoder (or a DLC-trained head read with DLC's decoder) returns are ours + 0.5 px; the
-# labels themselves are file pixels in both and need no conversion.
+# for every stride, half a pixel right of (and below) ours, ``(j + 0.5)*stride - 0.5``: on the same maps
+# DLC's decoder returns ours + 0.5 px. Each side encodes and decodes on its own grid, so labels and each
+# side's own predictions are file pixels alike; convert only where maps made under one grid are decoded
+# under the other (our head, DLC's decoder: dlc_to_ours; a DLC-trained head, our decoder: ours_to_dlc).
 DLC_GRID_OFFSET = 0.5
 
 
