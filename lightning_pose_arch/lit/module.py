@@ -18,6 +18,7 @@ from lightning_pose_arch.lit.coco_metrics import OKSMeanAveragePrecision
 from lightning_pose_arch.lit.metrics import (
     PCK,
     MatchedMeanPixelError,
+    MatchedMissRate,
     MatchedRootMeanSquareError,
     MeanPixelError,
     RootMeanSquareError,
@@ -56,7 +57,8 @@ class PoseLitModule(L.LightningModule):
     Metrics (val/test, in original image pixels, ``PoseModel.keypoints_head``), logged at epoch end:
     ``mean_pixel_error``, ``rmse``, ``pck``; for multi-animal data (more than one
     individual) instead ``mean_pixel_error`` and ``rmse`` after optimal matching of
-    predicted to labeled individuals, and COCO OKS ``map``, ``map_50``, ``map_75``,
+    predicted to labeled individuals, over the keypoints predicted, ``miss_rate`` (the
+    share of labeled keypoints without a prediction), and COCO OKS ``map``, ``map_50``, ``map_75``,
     ``mar``, ... (with the data's OKS sigmas when it has them).
 
     Args:
@@ -197,7 +199,7 @@ def build_metrics(dataset_info: Mapping[str, Any], pck_threshold: float, prefix:
     """Single-animal: pixel errors and PCK; multi-animal: matched pixel errors and OKS mAP/mAR."""
     if len(dataset_info.get("individuals") or []) > 1:
         metrics = {"mean_pixel_error": MatchedMeanPixelError(), "rmse": MatchedRootMeanSquareError(),
-                   "oks": OKSMeanAveragePrecision(sigmas=dataset_info.get("sigmas"))}
+                   "miss_rate": MatchedMissRate(), "oks": OKSMeanAveragePrecision(sigmas=dataset_info.get("sigmas"))}
     else:
         metrics = {"mean_pixel_error": MeanPixelError(), "rmse": RootMeanSquareError(), "pck": PCK(pck_threshold)}
     return MetricCollection(metrics, prefix=prefix)
