@@ -165,7 +165,8 @@ class PoseLitModule(L.LightningModule):
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
                                       label_key: str = "keypoints") -> torch.Tensor | None:
         """Keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels, decoded by one head only:
-        ``PoseModel.keypoints_head`` for ``"keypoints"``, else the head trained on ``label_key`` (``None`` if there is none)."""
+        ``PoseModel.keypoints_head`` for ``"keypoints"``, else the head trained on ``label_key``
+        (``None`` if there is none)."""
         model = self._require_model()
         head = model.keypoints_head if label_key == "keypoints" else model.head_for(label_key)
         if head is None:

@@ -44,7 +44,8 @@ CASES = {
              criterion=dict(type="WeightedMSECriterion"), heatmap_config=heatmap_config()),
         (12, 10), 0.1, ("target_generator", "locref_std", 7.2801, 5.0)),
     "PAFHead": Case(
-        dict(type="PAFHead", edges=EDGES, predictor=dict(type="PartAffinityFieldPredictor", edges=EDGES, locref_std=5.0),
+        dict(type="PAFHead", edges=EDGES,
+             predictor=dict(type="PartAffinityFieldPredictor", edges=EDGES, locref_std=5.0),
              target_generator=dict(type="PAFGenerator", num_heatmaps=3, edges=EDGES), heatmap_config=heatmap_config()),
         (12, 10), 0.1, ("target_generator", "locref_std", 7.2801, 5.0)),
     # DEKR shares the stride (offsets in cells) and K; K is its explicit parameter
