@@ -41,11 +41,12 @@ class BrightestPixelModel(nn.Module):
     """Stands in for a pose model: keypoint k is the brightest pixel of channel k of the crop."""
 
     heads = {"bodypart": None}
+    keypoints_head = "bodypart"
 
     def forward(self, images: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
         return {"bodypart": {"image": images}}
 
-    def predict(self, outputs: dict) -> dict[str, dict[str, torch.Tensor]]:
+    def predict(self, outputs: dict, names: list[str] | None = None) -> dict[str, dict[str, torch.Tensor]]:
         images = outputs["bodypart"]["image"]
         flat = images.flatten(2).argmax(dim=2)  # [B, 3]
         xy = torch.stack([flat % images.shape[-1], flat // images.shape[-1]], dim=-1).float()
