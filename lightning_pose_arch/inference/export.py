@@ -19,8 +19,9 @@ class KeypointExportModel(nn.Module):
     """``frames [B, H0, W0, 3]`` uint8 RGB, as decoded, any size → keypoints ``[B, N, K, 3]`` in the frames' pixels.
 
     Wraps the trained model's own input step (resize to the training
-    ``image_size``, normalization), the network and the first head's predictor
-    (:meth:`~lightning_pose_arch.models.pose_model.PoseModel.predict_frames`),
+    ``image_size``, normalization), the network and the predictor of its keypoints
+    head (``PoseModel.keypoints_head``), through
+    :meth:`~lightning_pose_arch.models.pose_model.PoseModel.predict_frames`,
     so the exported graph takes raw frames and returns x, y, score in the
     frames' own pixels, exactly as ``lpa analyze`` does.
     """
@@ -30,7 +31,7 @@ class KeypointExportModel(nn.Module):
         if module.model is None:
             raise ValueError("the module has no model: load it from a training checkpoint")
         self.model = module.model
-        self.head = next(iter(module.model.heads))
+        self.head = module.model.keypoints_head
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.model.predict_frames(frames, [self.head])[self.head]["keypoints"]

@@ -125,9 +125,9 @@ class Inferencer:
 
     @torch.inference_mode()
     def predict(self, frames: np.ndarray) -> dict[str, torch.Tensor]:
-        """``{"keypoints": [B, N, K, 3]}`` in the frames' pixels (the first head's), plus
+        """``{"keypoints": [B, N, K, 3]}`` in the frames' pixels (``PoseModel.keypoints_head``'s), plus
         ``"unique_keypoints": [B, 1, U, 3]`` when a head is trained on the unique bodyparts."""
         model = self.module.model
-        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
+        heads = {"keypoints": model.keypoints_head, "unique_keypoints": model.head_for("unique_keypoints")}
         predictions = model.predict_frames(torch.from_numpy(frames).to(self.device), heads.values(), self.flip_pairs)
         return {key: predictions[head]["keypoints"] for key, head in heads.items() if head is not None}

@@ -87,7 +87,7 @@ class TopDownInferencer:
         matrix = crop_transform(torch.where(found[..., None], boxes, unit_box), self.crop_size)  # [B, N, 2, 3]
         crops = warp_crops(images, matrix, self.crop_size)  # [B, N, 3, H, W]
         model = self.pose.model
-        head = next(iter(model.heads))
+        head = model.keypoints_head
         inputs = model.input_transform.normalize(crops.flatten(0, 1))  # the crop replaces the input step's resize
         keypoints = model.predict_inputs(inputs, [head], self.flip_pairs)[head]["keypoints"][:, 0]  # [B·N, K, 3]
         keypoints = uncrop_keypoints(keypoints.unflatten(0, found.shape), matrix).to(keypoints.dtype)

@@ -18,6 +18,7 @@ from lightning_pose_arch.lit.coco_metrics import OKSMeanAveragePrecision
 from lightning_pose_arch.lit.metrics import (
     PCK,
     MatchedMeanPixelError,
+    MatchedMissRate,
     MatchedRootMeanSquareError,
     MeanPixelError,
     RootMeanSquareError,
@@ -58,10 +59,11 @@ class PoseLitModule(L.LightningModule):
     Checkpoints carry ``cfg`` and ``dataset_info``, so
     ``PoseLitModule.load_from_checkpoint(path)`` rebuilds everything.
 
-    Metrics (val/test, in original image pixels, first head), logged at epoch end:
+    Metrics (val/test, in original image pixels, ``PoseModel.keypoints_head``), logged at epoch end:
     ``mean_pixel_error``, ``rmse``, ``pck``; for multi-animal data (more than one
     individual) instead ``mean_pixel_error`` and ``rmse`` after optimal matching of
-    predicted to labeled individuals, and COCO OKS ``map``, ``map_50``, ``map_75``,
+    predicted to labeled individuals, over the keypoints predicted, ``miss_rate`` (the
+    share of labeled keypoints without a prediction), and COCO OKS ``map``, ``map_50``, ``map_75``,
     ``mar``, ... (with the data's OKS sigmas when it has them).
 
     Batches carry uint8 images; the model's
@@ -191,9 +193,10 @@ class PoseLitModule(L.LightningModule):
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
                                       label_key: str = "keypoints") -> torch.Tensor | None:
         """Keypoints ``[B, N, K, 3]`` (x, y, score) in the image files' pixels, decoded by one head only:
-        the first head for ``"keypoints"``, else the head trained on ``label_key`` (``None`` if there is none)."""
+        ``PoseModel.keypoints_head`` for ``"keypoints"``, else the head trained on ``label_key``
+        (``None`` if there is none)."""
         model = self._require_model()
-        head = next(iter(model.heads)) if label_key == "keypoints" else model.head_for(label_key)
+        head = model.keypoints_head if label_key == "keypoints" else model.head_for(label_key)
         if head is None:
             return None
         return self._to_original_pixels(model.predict(outputs, [head])[head]["keypoints"], batch)
@@ -238,7 +241,7 @@ def build_metrics(dataset_info: Mapping[str, Any], pck_threshold: float, prefix:
     """Single-animal: pixel errors and PCK; multi-animal: matched pixel errors and OKS mAP/mAR."""
     if len(dataset_info.get("individuals") or []) > 1:
         metrics = {"mean_pixel_error": MatchedMeanPixelError(), "rmse": MatchedRootMeanSquareError(),
-                   "oks": OKSMeanAveragePrecision(sigmas=dataset_info.get("sigmas"))}
+                   "miss_rate": MatchedMissRate(), "oks": OKSMeanAveragePrecision(sigmas=dataset_info.get("sigmas"))}
     else:
         metrics = {"mean_pixel_error": MeanPixelError(), "rmse": RootMeanSquareError(), "pck": PCK(pck_threshold)}
     return MetricCollection(metrics, prefix=prefix)

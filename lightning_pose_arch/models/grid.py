@@ -53,3 +53,27 @@ def simcc_bin_centers(
 ) -> torch.Tensor:
     """Image coordinates ``[num_bins]`` of the centers of a SimCC axis's bins."""
     return simcc_bin_to_image(torch.arange(num_bins, device=device, dtype=dtype), split_ratio)
+
+
+# DeepLabCut's grid (``pose_estimation_pytorch``, v3) puts cell ``j``'s center at ``j*stride + stride/2``:
+# for every stride, half a pixel right of (and below) ours, ``(j + 0.5)*stride - 0.5``: on the same maps
+# DLC's decoder returns ours + 0.5 px. Each side encodes and decodes on its own grid, so labels and each
+# side's own predictions are file pixels alike; convert only where maps made under one grid are decoded
+# under the other (our head, DLC's decoder: dlc_to_ours; a DLC-trained head, our decoder: ours_to_dlc).
+DLC_GRID_OFFSET = 0.5
+
+
+def dlc_to_ours(keypoints: torch.Tensor) -> torch.Tensor:
+    """``[..., 2 + C]`` keypoints decoded on DeepLabCut's grid → ours: x, y minus 0.5 px (other channels kept)."""
+    return _shift_xy(keypoints, -DLC_GRID_OFFSET)
+
+
+def ours_to_dlc(keypoints: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`dlc_to_ours`: x, y plus 0.5 px, other channels (score, visibility) kept."""
+    return _shift_xy(keypoints, DLC_GRID_OFFSET)
+
+
+def _shift_xy(keypoints: torch.Tensor, offset: float) -> torch.Tensor:
+    if keypoints.shape[-1] < 2:
+        raise ValueError(f"keypoints must be [..., 2 + C] (x, y first), got shape {tuple(keypoints.shape)}")
+    return torch.cat([keypoints[..., :2] + offset, keypoints[..., 2:]], dim=-1)

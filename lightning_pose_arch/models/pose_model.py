@@ -142,6 +142,19 @@ class PoseModel(nn.Module):
         """Name of the first head trained on batch key ``label_key`` (e.g. ``"unique_keypoints"``), or None."""
         return next((name for name, key in self.label_keys.items() if key == label_key), None)
 
+    @property
+    def keypoints_head(self) -> str:
+        """The head trained on ``"keypoints"`` (the first such one, in config order), wherever it is listed.
+
+        It is the one head validation, ``predict``, ``lpa analyze``, top-down inference and export decode
+        as "the keypoints"; a head trained on another label key (e.g. unique bodyparts) never stands in.
+        """
+        name = self.head_for(DEFAULT_LABEL_KEY)
+        if name is None:
+            raise ConfigError(f"no head is trained on {DEFAULT_LABEL_KEY!r} (label_keys: {self.label_keys}): "
+                              f"leave one head's label_keys entry unset or set it to {DEFAULT_LABEL_KEY!r}")
+        return name
+
     def predict(self, outputs: ModelOutputs, names: Iterable[str | None] | None = None) -> dict[str, Prediction]:
         """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels (only the heads in ``names``, if given;
         ``None`` entries are skipped, e.g. an absent :meth:`head_for`)."""

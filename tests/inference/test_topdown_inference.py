@@ -43,6 +43,7 @@ class BrightestPixelModel(nn.Module):
     """Stands in for a pose model: keypoint k is the brightest pixel of channel k of the crop."""
 
     heads = {"bodypart": None}
+    keypoints_head = "bodypart"
 
     def __init__(self, crop_size: list[int]) -> None:
         super().__init__()
@@ -54,7 +55,7 @@ class BrightestPixelModel(nn.Module):
     def forward(self, images: torch.Tensor) -> dict[str, dict[str, torch.Tensor]]:
         return {"bodypart": {"image": images}}
 
-    def predict(self, outputs: dict) -> dict[str, dict[str, torch.Tensor]]:
+    def predict(self, outputs: dict, names: list[str] | None = None) -> dict[str, dict[str, torch.Tensor]]:
         images = outputs["bodypart"]["image"]
         flat = images.flatten(2).argmax(dim=2)  # [B, 3]
         xy = torch.stack([flat % images.shape[-1], flat // images.shape[-1]], dim=-1).float()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lightning_pose_arch.models.grid import cell_centers, grid_to_image, image_to_grid
+from lightning_pose_arch.models.grid import cell_centers, dlc_to_ours, grid_to_image, image_to_grid, ours_to_dlc
+from lightning_pose_arch.models.predictors import HeatmapPredictor
 
 STRIDES = [1, 2, 4, 8, 16, 32, 2.5]
 
@@ -47,3 +48,34 @@ def test_cell_centers_dtype_and_device():
     ys, xs = cell_centers(2, 3, 4, device=torch.device("cpu"), dtype=torch.float64)
     assert ys.dtype == xs.dtype == torch.float64
     assert ys.shape == (2,) and xs.shape == (3,)
+
+
+def dlc_heatmap_decode(heatmap: torch.Tensor, locref: torch.Tensor, stride: float, locref_std: float) -> torch.Tensor:
+    """DeepLabCut 3's ``HeatmapPredictor.get_pose_prediction`` (v3.0.1), written out: ``[B, K, 3]``."""
+    batch, num_kpts, height, width = heatmap.shape
+    flat = heatmap.flatten(2).argmax(dim=2)
+    row, col = flat // width, flat % width
+    offsets = locref.reshape(batch, num_kpts, 2, -1).gather(3, flat[:, :, None, None].expand(-1, -1, 2, 1))[..., 0]
+    x = col * stride + stride / 2 + offsets[..., 0] * locref_std  # DLC: grid * stride + stride / 2
+    y = row * stride + stride / 2 + offsets[..., 1] * locref_std
+    return torch.stack([x, y, heatmap.flatten(2).amax(dim=2)], dim=-1)
+
+
+@pytest.mark.parametrize("stride", [2, 4, 8, 2.5])
+def test_dlc_decoder_is_ours_plus_half_a_pixel_and_dlc_to_ours_converts(stride):
+    generator = torch.Generator().manual_seed(int(stride * 10))
+    heatmap, locref = torch.rand(3, 5, 9, 11, generator=generator), torch.randn(3, 10, 9, 11, generator=generator)
+    ours = HeatmapPredictor(location_refinement=True, locref_std=7.2801)({"heatmap": heatmap, "locref": locref},
+                                                                           stride)["keypoints"][:, 0]
+    dlc = dlc_heatmap_decode(heatmap, locref, stride, 7.2801)
+    torch.testing.assert_close(dlc[..., :2] - ours[..., :2], torch.full_like(ours[..., :2], 0.5))
+    torch.testing.assert_close(dlc_to_ours(dlc), ours)
+    torch.testing.assert_close(ours_to_dlc(ours), dlc)
+
+
+def test_dlc_conversion_keeps_extra_channels_and_inverts_exactly():
+    keypoints = torch.tensor([[10.0, 20.0, 0.9], [0.0, -0.5, 2.0]], dtype=torch.float64)
+    assert dlc_to_ours(keypoints).tolist() == [[9.5, 19.5, 0.9], [-0.5, -1.0, 2.0]]
+    assert torch.equal(ours_to_dlc(dlc_to_ours(keypoints)), keypoints)
+    with pytest.raises(ValueError, match="x, y first"):
+        dlc_to_ours(torch.zeros(3, 1))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from lightning_pose_arch.data.types import HeadOutputs, HeadTargets, Prediction
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
+from lightning_pose_arch.models.codec import SharedParameter, pair_codec
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
@@ -39,15 +40,23 @@ class BaseHead(nn.Module):
     the head's stride is ``feature stride / upsampling`` (input pixels per
     output cell; for SimCC heads, per bin).
 
+    The generator and predictor are a codec pair: both get the head's
+    stride at every call, and the parameters in ``codec_parameters`` are
+    paired when the head is built (:func:`~lightning_pose_arch.models.codec.pair_codec`:
+    one explicit value, given to both; two that differ are refused). The
+    shared values end up in ``codec``.
+
     Args:
         predictor: Decodes outputs into keypoints.
         target_generator: Encodes keypoints into targets.
         criterion: One criterion for every output, or ``{output_name: criterion}``.
         aggregator: Combines the loss terms; ``None`` sums them.
+        head_codec: The head's own codec arguments, ``{shared name: (argument, value or None)}``.
     """
 
     in_channels: int
     upsampling: float = 1
+    codec_parameters: ClassVar[dict[str, SharedParameter]] = {}
 
     def __init__(
         self,
@@ -55,8 +64,10 @@ class BaseHead(nn.Module):
         target_generator: BaseGenerator,
         criterion: BaseCriterion | dict[str, BaseCriterion],
         aggregator: BaseAggregator | None = None,
+        head_codec: dict[str, tuple[str, Any]] | None = None,
     ) -> None:
         super().__init__()
+        self.codec = pair_codec(type(self).__name__, target_generator, predictor, self.codec_parameters, head_codec)
         self.predictor = predictor
         self.target_generator = target_generator
         self.criterion = nn.ModuleDict(criterion) if isinstance(criterion, dict) else criterion

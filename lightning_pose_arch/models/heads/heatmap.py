@@ -9,6 +9,7 @@ from torch import nn
 
 from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
+from lightning_pose_arch.models.codec import HEATMAP_CODEC
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.heads.base import HEADS, BaseHead, HeadInputs
 from lightning_pose_arch.models.predictors.base import BasePredictor
@@ -76,9 +77,14 @@ class HeatmapHead(BaseHead):
     plus ``"locref": [B, 2K, h, w]`` (interleaved x/y offsets) when the
     predictor uses location refinement; ``h = h' · 2^num_deconv_layers``.
 
+    The generator and predictor share ``locref_std`` and whether locref is
+    used (``generate_locref`` / ``location_refinement``): set each on either
+    part (or both, equal) and the other takes it; unset on both, the
+    defaults (7.2801, True).
+
     Args:
-        predictor: e.g. ``HeatmapPredictor``; its ``location_refinement`` adds the locref branch.
-        target_generator: e.g. ``HeatmapGaussianGenerator``; must generate locref iff the predictor uses it.
+        predictor: e.g. ``HeatmapPredictor``; location refinement adds the locref branch.
+        target_generator: e.g. ``HeatmapGaussianGenerator``.
         criterion: One criterion for both outputs, or ``{"heatmap": ..., "locref": ...}``.
         aggregator: Combines loss terms (e.g. ``WeightedLossAggregator``); ``None`` sums them.
         heatmap_config: :class:`DeconvStack` arguments for the heatmap branch.
@@ -94,6 +100,8 @@ class HeatmapHead(BaseHead):
         >>> {k: tuple(v.shape) for k, v in head(torch.zeros(2, 256, 16, 16)).items()}
         {'heatmap': (2, 17, 32, 32), 'locref': (2, 34, 32, 32)}
     """
+
+    codec_parameters = HEATMAP_CODEC
 
     def __init__(
         self,
@@ -112,12 +120,7 @@ class HeatmapHead(BaseHead):
         self.locref_branch = self._locref_branch(heatmap_config, locref_config)
 
     def _locref_branch(self, heatmap_config: dict[str, int], locref_config: dict[str, int] | None) -> DeconvStack | None:
-        use_locref = bool(getattr(self.predictor, "location_refinement", False))
-        if use_locref != bool(getattr(self.target_generator, "generate_locref", use_locref)):
-            raise ValueError(f"{type(self).__name__}: predictor.location_refinement and target_generator."
-                             f"generate_locref must agree, got {use_locref} and "
-                             f"{self.target_generator.generate_locref}")
-        if not use_locref:
+        if not self.codec["location_refinement"]:
             return None
         return self._sibling_branch("locref", heatmap_config, locref_config, 2 * heatmap_config["num_output_channels"])
 

@@ -30,7 +30,8 @@ class PAFHead(HeatmapHead):
     final convs initialized near zero (std 0.001) as in :class:`HeatmapHead`.
     Train with :class:`~lightning_pose_arch.models.target_generators.PAFGenerator`,
     decode with :class:`~lightning_pose_arch.models.predictors.PartAffinityFieldPredictor`;
-    both must use the head's edges.
+    both must use the head's edges, and they share ``locref_std`` and whether
+    locref is used as in :class:`HeatmapHead` (set once, the other takes it).
 
     When built by ``PoseModel``, unset sizes are filled in (:meth:`fill_sizes`):
     input channels, K, and ``edges`` from the data's skeleton or, when the
@@ -38,8 +39,8 @@ class PAFHead(HeatmapHead):
     in DeepLabCut), copied to the generator and predictor.
 
     Args:
-        predictor: e.g. ``PartAffinityFieldPredictor``; its ``location_refinement`` adds the locref branch.
-        target_generator: e.g. ``PAFGenerator``; its ``generate_locref`` must match the predictor.
+        predictor: e.g. ``PartAffinityFieldPredictor``; location refinement adds the locref branch.
+        target_generator: e.g. ``PAFGenerator``.
         heatmap_config: :class:`DeconvStack` arguments for the heatmap branch.
         criterion: One criterion for every output, or ``{output_name: criterion}``; outputs not
             named get the defaults: weighted MSE for ``"heatmap"`` and ``"paf"``, weighted Huber

@@ -11,14 +11,13 @@ from torch import nn
 
 from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
+from lightning_pose_arch.models.codec import DEFAULT_SPLIT_RATIO, SIMCC_CODEC
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.heads.base import HEADS, BaseHead, HeadInputs
 from lightning_pose_arch.models.heads.gau import GatedAttentionUnit, ScaleNorm
 from lightning_pose_arch.models.predictors.base import BasePredictor
 from lightning_pose_arch.models.target_generators.base import BaseGenerator
 from lightning_pose_arch.registry import ConfigError
-
-DEFAULT_SPLIT_RATIO = 2.0
 
 
 @HEADS.register
@@ -32,8 +31,9 @@ class RTMCCHead(BaseHead):
     one score per bin, r = ``simcc_split_ratio`` bins per input pixel of the
     H×W input. Train with ``SimCCGenerator`` + ``KLDiscreteLoss`` (one
     criterion for both axes, or ``{"x": ..., "y": ...}``), decode with
-    ``SimCCPredictor``; their ``split_ratio`` must equal ``simcc_split_ratio``
-    (filled from it when left unset in a config built by ``PoseModel``).
+    ``SimCCPredictor``. The head, generator and predictor share one split
+    ratio: set it in any of them (or several, equal) and the others take it;
+    unset everywhere, 2.
 
     The head's stride (``PoseModel.head_strides``) is ``1 / r`` input pixels
     per bin: ``upsampling = feature stride · r``.
@@ -52,7 +52,7 @@ class RTMCCHead(BaseHead):
         input_size: (H, W) of the network input, in pixels.
         in_featuremap_size: (h', w') of the features.
         aggregator: Combines the ``x`` and ``y`` loss terms; ``None`` sums them.
-        simcc_split_ratio: r, bins per input pixel.
+        simcc_split_ratio: r, bins per input pixel (``None``: the generator's or predictor's; default 2).
         final_layer_kernel_size: Kernel of the first conv (odd).
         hidden_dims: Token size of the keypoint tokens.
         gau_attention_dims: s, the GAU's query/key size.
@@ -68,6 +68,8 @@ class RTMCCHead(BaseHead):
         {'x': (2, 17, 384), 'y': (2, 17, 512)}
     """
 
+    codec_parameters = SIMCC_CODEC
+
     def __init__(
         self,
         predictor: BasePredictor,
@@ -78,7 +80,7 @@ class RTMCCHead(BaseHead):
         input_size: Sequence[int],
         in_featuremap_size: Sequence[int],
         aggregator: BaseAggregator | None = None,
-        simcc_split_ratio: float = DEFAULT_SPLIT_RATIO,
+        simcc_split_ratio: float | None = None,
         final_layer_kernel_size: int = 7,
         hidden_dims: int = 256,
         gau_attention_dims: int = 128,
@@ -86,12 +88,14 @@ class RTMCCHead(BaseHead):
         gau_dropout: float = 0.0,
         gau_drop_path: float = 0.0,
     ) -> None:
-        super().__init__(predictor, target_generator, criterion, aggregator)
+        if simcc_split_ratio is not None and simcc_split_ratio <= 0:
+            raise ValueError(f"RTMCCHead simcc_split_ratio must be > 0, got {simcc_split_ratio}")
+        super().__init__(predictor, target_generator, criterion, aggregator,
+                         head_codec={"split_ratio": ("simcc_split_ratio", simcc_split_ratio)})
         self.input_size = _size_pair(input_size, "input_size")
         self.in_featuremap_size = _size_pair(in_featuremap_size, "in_featuremap_size")
-        self.simcc_split_ratio = float(simcc_split_ratio)
+        self.simcc_split_ratio = float(self.codec["split_ratio"] or DEFAULT_SPLIT_RATIO)
         self._check_arguments(in_channels, num_keypoints, final_layer_kernel_size, hidden_dims)
-        self._check_split_ratios()
         self.in_channels = in_channels
         self.num_keypoints = num_keypoints
         self.num_bins = tuple(_bins(side, self.simcc_split_ratio) for side in self.input_size)  # (H·r, W·r)
@@ -113,15 +117,6 @@ class RTMCCHead(BaseHead):
                              f"in_featuremap_size={self.in_featuremap_size}")
         if kernel <= 0 or kernel % 2 == 0:
             raise ValueError(f"RTMCCHead final_layer_kernel_size must be odd and positive, got {kernel}")
-        if self.simcc_split_ratio <= 0:
-            raise ValueError(f"RTMCCHead simcc_split_ratio must be > 0, got {self.simcc_split_ratio}")
-
-    def _check_split_ratios(self) -> None:
-        for part in (self.predictor, self.target_generator):
-            ratio = getattr(part, "split_ratio", self.simcc_split_ratio)
-            if ratio != self.simcc_split_ratio:
-                raise ValueError(f"RTMCCHead: {type(part).__name__}.split_ratio ({ratio}) must equal "
-                                 f"simcc_split_ratio ({self.simcc_split_ratio})")
 
     def _init_weights(self) -> None:
         # RTMPose's init: conv N(0, 0.001), linear N(0, 0.01), biases 0 (GAU γ, β stay U(0, 1)).
@@ -148,10 +143,6 @@ class RTMCCHead(BaseHead):
                               "with the data's image size (PoseModel.from_config(..., image_size=...))")
         if inputs.in_stride is not None:
             cfg.setdefault("in_featuremap_size", [math.ceil(side / inputs.in_stride) for side in cfg["input_size"]])
-        ratio = cfg.get("simcc_split_ratio", DEFAULT_SPLIT_RATIO)
-        for part in ("predictor", "target_generator"):
-            if isinstance(cfg.get(part), dict):
-                cfg[part].setdefault("split_ratio", ratio)
         return cfg
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:

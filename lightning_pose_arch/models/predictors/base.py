@@ -19,7 +19,8 @@ class BasePredictor:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))  # _: bookkeeping
+        return f"{type(self).__name__}({fields})"
 
 
 PREDICTORS: Registry[BasePredictor] = Registry("PREDICTORS", BasePredictor)

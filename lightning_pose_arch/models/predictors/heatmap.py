@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from lightning_pose_arch.data.types import HeadOutputs, Prediction
+from lightning_pose_arch.models.codec import DEFAULT_LOCATION_REFINEMENT, DEFAULT_LOCREF_STD, given_names
 from lightning_pose_arch.models.grid import grid_to_image
 from lightning_pose_arch.models.predictors.base import PREDICTORS, BasePredictor
 
@@ -24,16 +25,20 @@ class HeatmapPredictor(BasePredictor):
     as score (sigmoid of it with ``apply_sigmoid``, else clamped to [0, 1]).
 
     Args:
-        location_refinement: Use the locref offsets.
-        locref_std: Scale of the locref offsets (must match the generator).
+        location_refinement: Use the locref offsets (``None``: the head's codec value, default True).
+        locref_std: Scale of the locref offsets (``None``: the head's codec value, default 7.2801);
+            inside a head it is the generator's (:mod:`lightning_pose_arch.models.codec`).
         apply_sigmoid: Heatmaps are logits (e.g. trained with WeightedBCECriterion).
     """
 
-    def __init__(self, location_refinement: bool = True, locref_std: float = 7.2801, apply_sigmoid: bool = False) -> None:
-        if locref_std <= 0:
+    def __init__(
+        self, location_refinement: bool | None = None, locref_std: float | None = None, apply_sigmoid: bool = False
+    ) -> None:
+        if locref_std is not None and locref_std <= 0:
             raise ValueError(f"HeatmapPredictor locref_std must be > 0, got {locref_std}")
-        self.location_refinement = location_refinement
-        self.locref_std = float(locref_std)
+        self._codec_given = given_names(location_refinement=location_refinement, locref_std=locref_std)
+        self.location_refinement = DEFAULT_LOCATION_REFINEMENT if location_refinement is None else location_refinement
+        self.locref_std = float(DEFAULT_LOCREF_STD if locref_std is None else locref_std)
         self.apply_sigmoid = apply_sigmoid
 
     def __call__(self, outputs: HeadOutputs, stride: float) -> Prediction:

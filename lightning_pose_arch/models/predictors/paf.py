@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from lightning_pose_arch.data.types import HeadOutputs, Prediction
+from lightning_pose_arch.models.codec import DEFAULT_LOCATION_REFINEMENT, DEFAULT_LOCREF_STD, given_names
 from lightning_pose_arch.models.grid import grid_to_image, image_to_grid
 from lightning_pose_arch.models.predictors.base import PREDICTORS, BasePredictor
 from lightning_pose_arch.models.predictors.paf_assembly import Matching, assemble
@@ -129,8 +130,8 @@ class PartAffinityFieldPredictor(BasePredictor):
 
     Args:
         edges: Keypoint index pairs of the fields; ``None``: the complete graph over K (must match the generator).
-        location_refinement: Use the locref offsets.
-        locref_std: Scale of the locref offsets (must match the generator).
+        location_refinement: Use the locref offsets (``None``: the head's codec value, default True).
+        locref_std: Scale of the locref offsets (``None``: the head's codec value, default 7.2801).
         nms_kernel: Odd max-pool window (cells) of the peak finding.
         peak_threshold: Lowest heatmap value of a peak.
         max_peaks_per_keypoint: P, candidate peaks kept per keypoint.
@@ -147,8 +148,8 @@ class PartAffinityFieldPredictor(BasePredictor):
     def __init__(
         self,
         edges: list[tuple[int, int]] | None = None,
-        location_refinement: bool = True,
-        locref_std: float = 7.2801,
+        location_refinement: bool | None = None,
+        locref_std: float | None = None,
         nms_kernel: int = 3,
         peak_threshold: float = 0.1,
         max_peaks_per_keypoint: int = 20,
@@ -164,7 +165,10 @@ class PartAffinityFieldPredictor(BasePredictor):
         where = "PartAffinityFieldPredictor"
         if nms_kernel < 1 or nms_kernel % 2 == 0:
             raise ValueError(f"{where} nms_kernel must be an odd integer >= 1, got {nms_kernel}")
-        if min(max_peaks_per_keypoint, num_samples, max_individuals) < 1 or locref_std <= 0:
+        self._codec_given = given_names(location_refinement=location_refinement, locref_std=locref_std)
+        self.location_refinement = DEFAULT_LOCATION_REFINEMENT if location_refinement is None else location_refinement
+        self.locref_std = float(DEFAULT_LOCREF_STD if locref_std is None else locref_std)
+        if min(max_peaks_per_keypoint, num_samples, max_individuals) < 1 or self.locref_std <= 0:
             raise ValueError(f"{where} max_peaks_per_keypoint, num_samples and max_individuals must be >= 1 and "
                              f"locref_std > 0, got {max_peaks_per_keypoint}, {num_samples}, {max_individuals}, "
                              f"{locref_std}")
@@ -175,8 +179,6 @@ class PartAffinityFieldPredictor(BasePredictor):
             raise ValueError(f"{where} interpolation must be 'bilinear' or 'nearest' and matching 'hungarian' or "
                              f"'greedy', got {interpolation!r} and {matching!r}")
         self.edges = None if edges is None else [(int(k1), int(k2)) for k1, k2 in edges]
-        self.location_refinement = location_refinement
-        self.locref_std = float(locref_std)
         self.nms_kernel = nms_kernel
         self.peak_threshold = float(peak_threshold)
         self.max_peaks_per_keypoint = max_peaks_per_keypoint

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from lightning_pose_arch.data.types import HeadOutputs, Prediction
+from lightning_pose_arch.models.codec import DEFAULT_SPLIT_RATIO, given_names
 from lightning_pose_arch.models.grid import simcc_bin_to_image
 from lightning_pose_arch.models.predictors.base import PREDICTORS, BasePredictor
 
@@ -26,17 +27,19 @@ class SimCCPredictor(BasePredictor):
     is ignored: bins come from ``split_ratio`` (the head's ``simcc_split_ratio``).
 
     Args:
-        split_ratio: Bins per input pixel (r); must match the target generator's.
+        split_ratio: Bins per input pixel (r); ``None``: the head's codec value (the
+            generator's or the head's ``simcc_split_ratio``; default 2).
         apply_softmax: Scores are softmax probabilities over each axis's bins
             (small for wide distributions: the peak of a σ-pixel Gaussian is about
             ``1 / (σ · r · 2.5)``); else raw outputs, which a model trained
             with ``KLDiscreteLoss(label_softmax=True)`` on peak-1 targets drives toward 1.
     """
 
-    def __init__(self, split_ratio: float = 2.0, apply_softmax: bool = False) -> None:
-        if split_ratio <= 0:
+    def __init__(self, split_ratio: float | None = None, apply_softmax: bool = False) -> None:
+        if split_ratio is not None and split_ratio <= 0:
             raise ValueError(f"SimCCPredictor split_ratio must be > 0, got {split_ratio}")
-        self.split_ratio = float(split_ratio)
+        self._codec_given = given_names(split_ratio=split_ratio)
+        self.split_ratio = float(DEFAULT_SPLIT_RATIO if split_ratio is None else split_ratio)
         self.apply_softmax = apply_softmax
 
     def __call__(self, outputs: HeadOutputs, stride: float) -> Prediction:

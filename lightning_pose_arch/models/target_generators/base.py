@@ -23,7 +23,8 @@ class BaseGenerator:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))  # _: bookkeeping
+        return f"{type(self).__name__}({fields})"
 
 
 TARGET_GENERATORS: Registry[BaseGenerator] = Registry("TARGET_GENERATORS", BaseGenerator)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from lightning_pose_arch.data.types import HeadOutputs, HeadTargets
+from lightning_pose_arch.models.codec import DEFAULT_LOCATION_REFINEMENT, DEFAULT_LOCREF_STD, given_names
 from lightning_pose_arch.models.grid import cell_centers
 from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS, BaseGenerator
 
@@ -25,24 +26,27 @@ class _HeatmapGenerator(BaseGenerator):
     for cells within ``pos_dist_thresh`` pixels of the nearest individual's
     keypoint. The heatmap of several individuals is the max over them.
     Heatmap weights are 1 for keypoints labeled in at least one individual.
+    ``generate_locref`` and ``locref_std`` left ``None`` take the head's codec
+    values (the predictor's, when it sets them; else True and 7.2801).
     """
 
     def __init__(
         self,
         num_heatmaps: int,
         pos_dist_thresh: float = 17.0,
-        generate_locref: bool = True,
-        locref_std: float = 7.2801,
+        generate_locref: bool | None = None,
+        locref_std: float | None = None,
     ) -> None:
         if num_heatmaps <= 0:
             raise ValueError(f"{type(self).__name__} num_heatmaps must be > 0, got {num_heatmaps}")
-        if pos_dist_thresh <= 0 or locref_std <= 0:
+        self._codec_given = given_names(generate_locref=generate_locref, locref_std=locref_std)
+        self.locref_std = float(DEFAULT_LOCREF_STD if locref_std is None else locref_std)
+        if pos_dist_thresh <= 0 or self.locref_std <= 0:
             raise ValueError(f"{type(self).__name__} pos_dist_thresh and locref_std must be > 0, "
-                             f"got {pos_dist_thresh} and {locref_std}")
+                             f"got {pos_dist_thresh} and {self.locref_std}")
         self.num_heatmaps = num_heatmaps
         self.pos_dist_thresh = float(pos_dist_thresh)
-        self.generate_locref = generate_locref
-        self.locref_std = float(locref_std)
+        self.generate_locref = DEFAULT_LOCATION_REFINEMENT if generate_locref is None else generate_locref
 
     def profile(self, dist_sq: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Heatmap value as a function of squared pixel distance."""
@@ -108,8 +112,8 @@ class HeatmapGaussianGenerator(_HeatmapGenerator):
     Args:
         num_heatmaps: K, one heatmap per keypoint.
         pos_dist_thresh: Radius (input pixels) of the locref region; sets σ.
-        generate_locref: Also return location-refinement targets.
-        locref_std: Locref offsets are divided by it (DeepLabCut's 7.2801).
+        generate_locref: Also return location-refinement targets (``None``: the head's codec value).
+        locref_std: Locref offsets are divided by it (``None``: the head's codec value, default DeepLabCut's 7.2801).
 
     Shapes: see the heatmap family docstring in this module (``_HeatmapGenerator``).
     """
@@ -129,8 +133,8 @@ class HeatmapPlateauGenerator(_HeatmapGenerator):
     Args:
         num_heatmaps: K, one heatmap per keypoint.
         pos_dist_thresh: Plateau (and locref) radius in input pixels.
-        generate_locref: Also return location-refinement targets.
-        locref_std: Locref offsets are divided by it.
+        generate_locref: Also return location-refinement targets (``None``: the head's codec value).
+        locref_std: Locref offsets are divided by it (``None``: the head's codec value).
 
     Shapes: see the heatmap family docstring in this module (``_HeatmapGenerator``).
     """

@@ -12,7 +12,7 @@ import torch
 
 from lightning_pose_arch.data.types import HeadOutputs, HeadTargets
 from lightning_pose_arch.models.grid import grid_to_image, image_to_grid
-from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS, BaseGenerator
+from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS
 from lightning_pose_arch.models.target_generators.heatmap import HeatmapGaussianGenerator
 
 
@@ -38,7 +38,7 @@ def paf_edges(edges: Sequence[Sequence[int]] | None, num_keypoints: int, where: 
 
 
 @TARGET_GENERATORS.register
-class PAFGenerator(BaseGenerator):
+class PAFGenerator(HeatmapGaussianGenerator):
     """Gaussian heatmaps and locref (as :class:`HeatmapGaussianGenerator`) plus part affinity fields.
 
     Letters: B batch, N individuals, K keypoints (= ``num_heatmaps``), E edges, h×w grid.
@@ -63,8 +63,8 @@ class PAFGenerator(BaseGenerator):
         edges: Keypoint index pairs, one field per edge; ``None``: every pair (complete graph).
         paf_width: Half-width (input pixels) of the region around a limb that carries its vector.
         pos_dist_thresh: Locref radius (input pixels); sets the Gaussian σ (2/3 of it).
-        generate_locref: Also return location-refinement targets.
-        locref_std: Locref offsets are divided by it.
+        generate_locref: Also return location-refinement targets (``None``: the head's codec value).
+        locref_std: Locref offsets are divided by it (``None``: the head's codec value).
     """
 
     def __init__(
@@ -73,21 +73,18 @@ class PAFGenerator(BaseGenerator):
         edges: list[tuple[int, int]] | None = None,
         paf_width: float = 20.0,
         pos_dist_thresh: float = 17.0,
-        generate_locref: bool = True,
-        locref_std: float = 7.2801,
+        generate_locref: bool | None = None,
+        locref_std: float | None = None,
     ) -> None:
         if paf_width <= 0:
             raise ValueError(f"PAFGenerator paf_width must be > 0, got {paf_width}")
-        self.heatmap_generator = HeatmapGaussianGenerator(
-            num_heatmaps=num_heatmaps, pos_dist_thresh=pos_dist_thresh, generate_locref=generate_locref,
-            locref_std=locref_std)
-        self.num_heatmaps = num_heatmaps
+        super().__init__(num_heatmaps=num_heatmaps, pos_dist_thresh=pos_dist_thresh, generate_locref=generate_locref,
+                         locref_std=locref_std)
         self.edges = paf_edges(edges, num_heatmaps, where="PAFGenerator")
         self.paf_width = float(paf_width)
-        self.generate_locref = generate_locref
 
     def __call__(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:
-        targets = self.heatmap_generator(keypoints, outputs, stride)
+        targets = super().__call__(keypoints, outputs, stride)
         paf = outputs["paf"]
         if paf.shape[1] != 2 * len(self.edges):
             raise ValueError(f"PAFGenerator: {len(self.edges)} edges need {2 * len(self.edges)} paf channels, "

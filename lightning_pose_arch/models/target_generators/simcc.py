@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from lightning_pose_arch.data.types import HeadOutputs, HeadTargets
+from lightning_pose_arch.models.codec import DEFAULT_SPLIT_RATIO, given_names
 from lightning_pose_arch.models.grid import simcc_bin_centers
 from lightning_pose_arch.models.target_generators.base import TARGET_GENERATORS, BaseGenerator
 
@@ -31,31 +32,32 @@ class SimCCGenerator(BaseGenerator):
     with visibility 0 (its coordinates may be NaN), or more than 3σ beyond the
     first or last bin center on either axis (no part of its Gaussian inside,
     as in MMPose), gets a zero target and weight 0. The head's stride
-    argument is ignored: bins come from ``split_ratio``, which must equal the
-    head's ``simcc_split_ratio``.
+    argument is ignored: bins come from ``split_ratio``, which the head
+    pairs with the predictor's and its own ``simcc_split_ratio``.
 
     One individual only (N = 1); several animals need top-down crops
     (:mod:`lightning_pose_arch.data.topdown`).
 
     Args:
         sigma: Gaussian σ in input pixels, one value or ``(σ_x, σ_y)``.
-        split_ratio: Bins per input pixel (r).
+        split_ratio: Bins per input pixel (r); ``None``: the head's codec value (default 2).
         normalize: Each distribution sums to 1 (else its peak is 1).
     """
 
     def __init__(
         self,
         sigma: float | tuple[float, float] = (2.45, 2.83),
-        split_ratio: float = 2.0,
+        split_ratio: float | None = None,
         normalize: bool = False,
     ) -> None:
         sigmas = (sigma, sigma) if isinstance(sigma, (int, float)) else tuple(sigma)
         if len(sigmas) != 2 or min(sigmas) <= 0:
             raise ValueError(f"SimCCGenerator sigma must be > 0 (one value or (sigma_x, sigma_y)), got {sigma!r}")
-        if split_ratio <= 0:
+        if split_ratio is not None and split_ratio <= 0:
             raise ValueError(f"SimCCGenerator split_ratio must be > 0, got {split_ratio}")
+        self._codec_given = given_names(split_ratio=split_ratio)
         self.sigma = (float(sigmas[0]), float(sigmas[1]))
-        self.split_ratio = float(split_ratio)
+        self.split_ratio = float(DEFAULT_SPLIT_RATIO if split_ratio is None else split_ratio)
         self.normalize = normalize
 
     def __call__(self, keypoints: torch.Tensor, outputs: HeadOutputs, stride: float) -> HeadTargets:

@@ -59,7 +59,8 @@ def test_no_locref_branch_without_location_refinement():
 def test_predictor_and_generator_must_agree_on_locref():
     cfg = head_cfg()
     cfg["target_generator"]["generate_locref"] = False
-    with pytest.raises(ValueError, match="must agree"):
+    message = "must share location_refinement, got HeatmapGaussianGenerator.generate_locref=False, HeatmapPredictor"
+    with pytest.raises(ValueError, match=message):
         HEADS.build(cfg)
 
 

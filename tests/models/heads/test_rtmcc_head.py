@@ -65,10 +65,10 @@ def test_fill_sizes_fills_only_unset_and_does_not_mutate():
     assert cfg == before
     assert (filled["in_channels"], filled["num_keypoints"]) == (32, 5)
     assert filled["input_size"] == [128, 160] and filled["in_featuremap_size"] == [4, 5]
-    assert filled["predictor"]["split_ratio"] == filled["target_generator"]["split_ratio"] == 3.0
+    head = HEADS.build(filled)  # the parts left unset take the head's split ratio
+    assert head.predictor.split_ratio == head.target_generator.split_ratio == 3.0 and head.num_bins == (384, 480)
     explicit = RTMCCHead.fill_sizes(head_cfg(), in_channels=32, num_keypoints=5, image_size=(128, 160), in_stride=32)
     assert (explicit["in_channels"], explicit["input_size"], explicit["in_featuremap_size"]) == (8, [64, 96], [2, 3])
-    assert explicit["predictor"]["split_ratio"] == 2.0
 
 
 def test_fill_sizes_without_an_input_size_says_where_to_set_it():
