@@ -19,7 +19,7 @@ from lightning_pose_arch.inference.tables import predictions_to_table, write_pre
 from lightning_pose_arch.inference.topdown import TopDownInferencer, load_detector
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.registry import ConfigError
-from lightning_pose_arch.tracking import build_tracker
+from lightning_pose_arch.tracking import BaseTracker, build_tracker
 from lightning_pose_arch.tracking.io import identities, is_multi_animal, write_detections
 
 
@@ -63,6 +63,24 @@ def build_inferencer(
     if detector is None:
         return Inferencer(module, flip_test=flip_test)
     return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint), flip_test=flip_test)
+
+
+def write_source_outputs(
+    module: PoseLitModule, source: FrameSource, predictions: dict[str, np.ndarray], stem: Path, scorer: str,
+    tracker: BaseTracker | None,
+) -> list[Path]:
+    """Write one source's table (``<stem>.h5/.csv``); videos of multi-animal models are tracked with ``tracker``
+    and their untracked detections kept in ``<stem>_detections.h5``. Returns the written paths."""
+    info = module.dataset_info
+    index = list(range(len(predictions["keypoints"]))) if source.is_video else source.index()
+    track = source.is_video and is_multi_animal(info)
+    keypoints = identities(predictions["keypoints"], len(info["individuals"]), tracker if track else None)
+    table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
+                                 predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
+    written = write_predictions(table, stem)
+    if track:
+        written.append(write_detections(stem, predictions, info, scorer, index))
+    return written
 
 
 def analyze(
@@ -114,7 +132,6 @@ def analyze(
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
     dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
     scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
-    info = module.dataset_info
     written: list[Path] = []
     for source, base in zip(sources, bases):
         stem = output_stem(base, scorer, dlc_compatible)
@@ -124,16 +141,10 @@ def analyze(
         start = time.time()
         predictions = predict_source(inferencer, source, batch_size, progress)
         warn_if_truncated(source, len(predictions["keypoints"]))
-        index = list(range(len(predictions["keypoints"]))) if source.is_video else source.index()
-        track = source.is_video and is_multi_animal(info)
-        keypoints = identities(predictions["keypoints"], len(info["individuals"]), built_tracker if track else None)
-        table = predictions_to_table(keypoints, index, info["bodyparts"], info["individuals"], scorer,
-                                     predictions.get("unique_keypoints"), info.get("unique_bodyparts") or ())
-        written += write_predictions(table, stem)
-        if track:
-            written.append(write_detections(stem, predictions, info, scorer, index))
+        written += write_source_outputs(module, source, predictions, stem, scorer, built_tracker)
         if dlc_compatible and source.is_video:
-            meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size, num_frames=len(table),
-                                batch_size=batch_size, runtime=(start, time.time()))
+            meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size,
+                                num_frames=len(predictions["keypoints"]), batch_size=batch_size,
+                                runtime=(start, time.time()))
             written.append(write_meta_pickle(meta, stem.with_name(f"{stem.name}_meta.pickle")))
     return written
