@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from lightning_pose_arch.data.datamodule import PoseDataModule
-from lightning_pose_arch.data.dataset import read_image
+from lightning_pose_arch.data.images import read_image
 from lightning_pose_arch.inference.runner import Inferencer, load_module
 from lightning_pose_arch.lit.checkpoints import read_checkpoint
 

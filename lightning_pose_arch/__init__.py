@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {  # public name -> module that defines it
     "CRITERIONS": "lightning_pose_arch.models.criterions",
     "AGGREGATORS": "lightning_pose_arch.models.aggregators",
     "DETECTORS": "lightning_pose_arch.models.detectors",
+    "CONSISTENCY_LOSSES": "lightning_pose_arch.models.consistency",
+    "TRACKERS": "lightning_pose_arch.tracking",
 }
 __all__ = ["__version__", *_EXPORTS]
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real objects
     from lightning_pose_arch.lit.module import PoseLitModule
     from lightning_pose_arch.models.aggregators import AGGREGATORS
     from lightning_pose_arch.models.backbones import BACKBONES
+    from lightning_pose_arch.models.consistency import CONSISTENCY_LOSSES
     from lightning_pose_arch.models.criterions import CRITERIONS
     from lightning_pose_arch.models.detectors import DETECTORS
     from lightning_pose_arch.models.heads import HEADS
@@ -53,6 +56,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real objects
     from lightning_pose_arch.models.pose_model import PoseModel
     from lightning_pose_arch.models.predictors import PREDICTORS
     from lightning_pose_arch.models.target_generators import TARGET_GENERATORS
+    from lightning_pose_arch.tracking import TRACKERS
 
 
 def __getattr__(name: str) -> Any:
