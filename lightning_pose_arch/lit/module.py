@@ -208,7 +208,7 @@ class PoseLitModule(L.LightningModule):
         A head trained on unique bodyparts adds ``"unique_keypoints" [B, 1, U, 3]``.
         """
         model = self._require_model()
-        heads = {"keypoints": next(iter(model.heads)), "unique_keypoints": model.head_for("unique_keypoints")}
+        heads = {"keypoints": model.keypoints_head, "unique_keypoints": model.head_for("unique_keypoints")}
         flip_pairs = self.flip_pairs_by_head() if self.flip_test else None
         predictions = model.predict_inputs(model.input_transform(batch["image"]), heads.values(), flip_pairs)
         result = {key: self._to_original_pixels(predictions[head]["keypoints"], batch)

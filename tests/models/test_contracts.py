@@ -38,6 +38,7 @@ MINIMAL_CONFIGS: dict[str, dict[str, dict]] = {
         "Transformer": dict(type="Transformer", in_channels=16, in_strides=8, num_keypoint_tokens=3,
                             embed_dim=16, depth=1, num_heads=2, patch_size=2, out_channels=8),
     },
+    "CONSISTENCY_LOSSES": {"MultiViewPCALoss": dict(type="MultiViewPCALoss", views=[["top_nose"], ["side_nose"]])},
     "DETECTORS": {"FasterRCNN": dict(type="FasterRCNN", variant="mobilenet_v3_large_320_fpn")},  # the smallest
     "TARGET_GENERATORS": {
         "DEKRGenerator": dict(type="DEKRGenerator", num_keypoints=3),
@@ -82,7 +83,7 @@ def cfg_id(cfg: dict) -> str:
 def test_every_registry_is_covered():
     assert [reg.name for reg in ALL_REGISTRIES] == [
         "BACKBONES", "NECKS", "HEADS", "PREDICTORS", "TARGET_GENERATORS", "CRITERIONS", "AGGREGATORS", "DETECTORS",
-        "TRACKERS"]
+        "TRACKERS", "CONSISTENCY_LOSSES"]
     assert len(MEMBERS) >= 11
 
 
