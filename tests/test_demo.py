@@ -7,10 +7,11 @@ import pytest
 
 from lightning_pose_arch.demo import run_demo
 
-CI_EPOCHS = 12
-# Untrained, predictions land ~300 px off; 12 epochs gave 44 px on the test frames (2 min on 2 CPU cores).
-# From scratch, when the model leaves the all-zero-heatmap plateau varies with float rounding (one thread
-# instead of two gave 129 px at epoch 12), so the bound only asks for clearly better than untrained.
+CI_EPOCHS = 20
+# Untrained, predictions land ~300-600 px off. From scratch, when the model leaves the all-zero-heatmap plateau
+# varies with float rounding: with float batches 12 epochs gave 44 px (two threads) or 129 px (one thread); with
+# uint8 batches warped once (one interpolation) the plateau lasted 9 epochs and epoch 12 gave 217 px, so CI trains
+# 20 epochs and the bound only asks for clearly better than untrained.
 MAX_TEST_ERROR_PX = 150.0
 
 
