@@ -15,8 +15,10 @@ from lightning_pose_arch.inference.label_video import label_video, table_keypoin
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.nwb import require_nwb, write_nwb
 from lightning_pose_arch.inference.runner import load_module
+from lightning_pose_arch.inference.shards import Shard, local_device
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import read_predictions
+from lightning_pose_arch.registry import ConfigError
 from lightning_pose_arch.reference import main as reference_main
 from lightning_pose_arch.tracking.io import track_detections
 
@@ -25,6 +27,13 @@ TRACKER_HELP = ("multi-animal videos: a tracker name (KalmanTracker), a YAML/JSO
                 "max_gap: 50}') or file, or 'none' (best-first columns, no identities); default: KalmanTracker")
 TRUST_HELP = ("unpickle arbitrary objects in the checkpoint (can run code: only for files you trust); "
               "by default only tensors and plain containers are loaded")
+
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ConfigError as err:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def analyze_command(args: list[str]) -> None:
@@ -47,11 +56,15 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--scorer", default=None,
                         help="scorer name in the file names and table header, e.g. the one DeepLabCut computes "
                              "for your shuffle, so its config-driven tools pick these files up")
+    parser.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                        help="analyze only share I of N of the inputs (0-based); default: the share of this torchrun "
+                             "rank or SLURM array task, if launched so, else all")
     options = parser.parse_args(args)
-    for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, options.device,
+    shard = options.shard or Shard.from_environment()
+    for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, local_device(options.device),
                         trust_checkpoint=options.trust_checkpoint, detector=options.detector,
                         tracker=options.tracker, flip_test=options.flip_test, overwrite=options.overwrite,
-                        dlc_compatible=options.dlc_compatible, scorer=options.scorer):
+                        dlc_compatible=options.dlc_compatible, scorer=options.scorer, shard=shard):
         print(f"wrote {path}")
 
 

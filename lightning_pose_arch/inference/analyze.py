@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from lightning_pose_arch.inference.dlc_compat import dlc_metadata, dlc_project, dlc_scorer, write_meta_pickle
 from lightning_pose_arch.inference.outputs import check_distinct_outputs, output_stem, outputs_exist, warn_if_truncated
 from lightning_pose_arch.inference.runner import Inferencer, batched, load_module, prefetch
+from lightning_pose_arch.inference.shards import Shard
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import predictions_to_table, write_predictions
 from lightning_pose_arch.inference.topdown import TopDownInferencer, load_detector
@@ -97,6 +98,7 @@ def analyze(
     overwrite: bool = False,
     dlc_compatible: bool | None = None,
     scorer: str | None = None,
+    shard: Shard | None = None,
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -122,6 +124,10 @@ def analyze(
     was trained on a DeepLabCut project) names the files ``<stem><DLC scorer>.h5`` and writes
     ``<stem><DLC scorer>_meta.pickle`` beside videos, as DeepLabCut does (see
     :mod:`~lightning_pose_arch.inference.dlc_compat`); ``scorer`` overrides the scorer name.
+
+    ``shard`` (e.g. ``Shard.from_environment()`` under ``torchrun`` or a SLURM array) analyzes only
+    this process's share of the sources (see :mod:`~lightning_pose_arch.inference.shards`); the other
+    processes write the rest, with the same names and contents as a single-process run.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -132,19 +138,32 @@ def analyze(
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
     dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
     scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
+    if shard is not None:
+        chosen = shard.select([len(source) for source in sources])
+        sources, bases = [sources[i] for i in chosen], [bases[i] for i in chosen]
     written: list[Path] = []
     for source, base in zip(sources, bases):
         stem = output_stem(base, scorer, dlc_compatible)
         if not overwrite and outputs_exist(stem):
             print(f"skipped {source.path}: {stem}.h5 exists (--overwrite to analyze it again)", file=sys.stderr)
             continue
-        start = time.time()
-        predictions = predict_source(inferencer, source, batch_size, progress)
-        warn_if_truncated(source, len(predictions["keypoints"]))
-        written += write_source_outputs(module, source, predictions, stem, scorer, built_tracker)
-        if dlc_compatible and source.is_video:
-            meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size,
-                                num_frames=len(predictions["keypoints"]), batch_size=batch_size,
-                                runtime=(start, time.time()))
-            written.append(write_meta_pickle(meta, stem.with_name(f"{stem.name}_meta.pickle")))
+        written += analyze_source(module, inferencer, source, stem, scorer, built_tracker, batch_size, progress,
+                                  dlc_meta=dlc_compatible and source.is_video)
+    return written
+
+
+def analyze_source(
+    module: PoseLitModule, inferencer: Inferencer | TopDownInferencer, source: FrameSource, stem: Path, scorer: str,
+    tracker: BaseTracker | None, batch_size: int, progress: bool, dlc_meta: bool,
+) -> list[Path]:
+    """Predict every frame of ``source`` and write its outputs (``dlc_meta``: also DeepLabCut's ``_meta.pickle``)."""
+    start = time.time()
+    predictions = predict_source(inferencer, source, batch_size, progress)
+    warn_if_truncated(source, len(predictions["keypoints"]))
+    written = write_source_outputs(module, source, predictions, stem, scorer, tracker)
+    if dlc_meta:
+        meta = dlc_metadata(module, scorer, fps=source.fps, frame_size=source.frame_size,
+                            num_frames=len(predictions["keypoints"]), batch_size=batch_size,
+                            runtime=(start, time.time()))
+        written.append(write_meta_pickle(meta, stem.with_name(f"{stem.name}_meta.pickle")))
     return written
