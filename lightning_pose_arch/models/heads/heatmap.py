@@ -59,6 +59,12 @@ class DeconvStack(nn.Sequential):
         self.upsampling = 2**num_deconv_layers
         self._init_weights()
 
+    def trunk(self, features: torch.Tensor) -> torch.Tensor:
+        """The deconvolutions without the final conv: ``[B, C, h, w]`` → ``[B, deconv_channels, h·2^L, w·2^L]``."""
+        for layer in list(self)[:-1]:  # not self[:-1]: slicing rebuilds a DeconvStack through __init__
+            features = layer(features)
+        return features
+
     def _init_weights(self) -> None:
         # SimpleBaselines' init: near-zero maps at the start, so early steps learn where keypoints
         # are instead of first shrinking large random outputs toward the mostly-zero targets.
@@ -88,6 +94,9 @@ class HeatmapHead(BaseHead):
         criterion: One criterion for both outputs, or ``{"heatmap": ..., "locref": ...}``.
         aggregator: Combines loss terms (e.g. ``WeightedLossAggregator``); ``None`` sums them.
         heatmap_config: :class:`DeconvStack` arguments for the heatmap branch.
+        share_deconvs: The locref maps (and a subclass's other maps) are one conv on the heatmap
+            branch's last deconvolution output instead of a deconvolution stack of their own:
+            about half the head's cost (DeepLabCut and SimpleBaselines give each output its own stack).
         locref_config: :class:`DeconvStack` arguments for the locref branch
             (default: ``heatmap_config`` with ``num_output_channels = 2K``).
 
@@ -102,6 +111,7 @@ class HeatmapHead(BaseHead):
     """
 
     codec_parameters = HEATMAP_CODEC
+    sibling_outputs: tuple[str, ...] = ("locref",)  # outputs besides the heatmap, each from its ``<name>_branch``
 
     def __init__(
         self,
@@ -111,9 +121,11 @@ class HeatmapHead(BaseHead):
         heatmap_config: dict[str, int],
         aggregator: BaseAggregator | None = None,
         locref_config: dict[str, int] | None = None,
+        share_deconvs: bool = False,
     ) -> None:
         super().__init__(predictor, target_generator, criterion, aggregator)
         check_keys(DeconvStack, heatmap_config, where="HeatmapHead heatmap_config")
+        self.share_deconvs = share_deconvs
         self.heatmap_branch = DeconvStack(**heatmap_config)
         self.in_channels = self.heatmap_branch.num_input_channels
         self.upsampling = self.heatmap_branch.upsampling
@@ -131,6 +143,13 @@ class HeatmapHead(BaseHead):
 
         It must take the heatmap branch's input channels and keep its upsampling.
         """
+        if self.share_deconvs:
+            if config is not None:
+                raise ValueError(f"{type(self).__name__} {name}_config cannot be set with share_deconvs: the {name} "
+                                 "maps are one conv on the heatmap branch's deconvolutions")
+            trunk = self.heatmap_branch[-1]
+            return DeconvStack(trunk.in_channels, num_output_channels, num_deconv_layers=0,
+                               final_conv_kernel=trunk.kernel_size[0])
         config = config or {**heatmap_config, "num_output_channels": num_output_channels}
         check_keys(DeconvStack, config, where=f"{type(self).__name__} {name}_config")
         branch = DeconvStack(**config)
@@ -151,7 +170,13 @@ class HeatmapHead(BaseHead):
         return cfg
 
     def forward(self, features: torch.Tensor) -> HeadOutputs:
-        outputs = {"heatmap": self.heatmap_branch(features)}
-        if self.locref_branch is not None:
-            outputs["locref"] = self.locref_branch(features)
+        if self.share_deconvs:
+            sibling_input = self.heatmap_branch.trunk(features)
+            outputs = {"heatmap": self.heatmap_branch[-1](sibling_input)}
+        else:
+            sibling_input, outputs = features, {"heatmap": self.heatmap_branch(features)}
+        for name in self.sibling_outputs:
+            branch = getattr(self, f"{name}_branch")
+            if branch is not None:
+                outputs[name] = branch(sibling_input)
         return outputs

@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import torch
 
-from lightning_pose_arch.data.types import HeadOutputs
 from lightning_pose_arch.models.aggregators.base import BaseAggregator
 from lightning_pose_arch.models.criterions.base import BaseCriterion
 from lightning_pose_arch.models.criterions.weighted import WeightedHuberCriterion, WeightedMSECriterion
@@ -26,7 +24,8 @@ class PAFHead(HeatmapHead):
     "paf": [B, 2E, h, w]}`` plus ``"locref": [B, 2K, h, w]`` when the
     predictor uses location refinement; ``h = h' · 2^num_deconv_layers``.
     Edge ``e = edges[e]`` has its field's x in channel ``2e`` and y in
-    ``2e + 1``. Each output has its own :class:`DeconvStack` branch, the
+    ``2e + 1``. Each output has its own :class:`DeconvStack` branch (or, with ``share_deconvs``, a conv on the
+    heatmap branch's deconvolutions), the
     final convs initialized near zero (std 0.001) as in :class:`HeatmapHead`.
     Train with :class:`~lightning_pose_arch.models.target_generators.PAFGenerator`,
     decode with :class:`~lightning_pose_arch.models.predictors.PartAffinityFieldPredictor`;
@@ -49,6 +48,7 @@ class PAFHead(HeatmapHead):
         locref_config: Locref branch arguments (default: ``heatmap_config`` with 2K outputs).
         paf_config: PAF branch arguments (default: ``heatmap_config`` with 2E outputs).
         edges: Keypoint index pairs, one field each; ``None``: the complete graph over K.
+        share_deconvs: As :class:`HeatmapHead`'s: locref and PAF maps are convs on the heatmap deconvolutions.
 
     Example:
         >>> head = HEADS.build(dict(type="PAFHead", edges=[[0, 1], [1, 2]],
@@ -58,6 +58,8 @@ class PAFHead(HeatmapHead):
         >>> {k: tuple(v.shape) for k, v in head(torch.zeros(2, 32, 8, 8)).items()}
         {'heatmap': (2, 3, 16, 16), 'locref': (2, 6, 16, 16), 'paf': (2, 4, 16, 16)}
     """
+
+    sibling_outputs = ("locref", "paf")
 
     def __init__(
         self,
@@ -69,9 +71,10 @@ class PAFHead(HeatmapHead):
         locref_config: dict[str, int] | None = None,
         paf_config: dict[str, int] | None = None,
         edges: list[tuple[int, int]] | None = None,
+        share_deconvs: bool = False,
     ) -> None:
         super().__init__(predictor, target_generator, with_default_criteria(criterion), heatmap_config, aggregator,
-                         locref_config)
+                         locref_config, share_deconvs)
         num_kpts = self.heatmap_branch[-1].out_channels
         self.edges = paf_edges(edges, num_kpts, where="PAFHead")
         generator_edges = getattr(target_generator, "edges", None)
@@ -102,10 +105,6 @@ class PAFHead(HeatmapHead):
                 cfg[part].setdefault("edges", copy.deepcopy(cfg["edges"]))
         return cfg
 
-    def forward(self, features: torch.Tensor) -> HeadOutputs:
-        outputs = super().forward(features)
-        outputs["paf"] = self.paf_branch(features)
-        return outputs
 
 
 def with_default_criteria(

@@ -50,6 +50,21 @@ def test_invalid_heatmap_config_values_raise():
         HEADS.build(head_cfg(num_deconv_layers=-1))
 
 
+def test_shared_deconvs_give_the_same_outputs_from_one_stack():
+    separate = HEADS.build(head_cfg(num_deconv_layers=2, deconv_channels=16, final_conv_kernel=3))
+    shared = HEADS.build(dict(head_cfg(num_deconv_layers=2, deconv_channels=16, final_conv_kernel=3), share_deconvs=True))
+    features = torch.randn(2, 8, 5, 3)
+    assert {k: v.shape for k, v in shared(features).items()} == {k: v.shape for k, v in separate(features).items()}
+    assert len(shared.locref_branch) == 1 and shared.locref_branch[0].kernel_size == (3, 3)  # one conv, no deconv
+    # the locref maps are that conv applied to the heatmap branch's last deconvolution output
+    hidden = shared.heatmap_branch.trunk(features)
+    torch.testing.assert_close(shared(features)["locref"], shared.locref_branch(hidden))
+    count = lambda head: sum(p.numel() for p in head.parameters())  # noqa: E731
+    assert count(shared) < 0.55 * count(separate)
+    with pytest.raises(ValueError, match="locref_config cannot be set with share_deconvs"):
+        HEADS.build(dict(head_cfg(), share_deconvs=True, locref_config=dict(num_input_channels=8, num_output_channels=6)))
+
+
 def test_no_locref_branch_without_location_refinement():
     head = HEADS.build(head_cfg(locref=False))
     assert head.locref_branch is None

@@ -35,6 +35,10 @@ def test_outputs_and_channel_counts(layers):
     assert {name: tuple(out.shape) for name, out in outputs.items()} == {
         "heatmap": (2, 3, *size), "locref": (2, 6, *size), "paf": (2, 4, *size)}
     assert set(HEADS.build(head_cfg(locref=False))(torch.randn(1, 8, 4, 4))) == {"heatmap", "paf"}
+    shared = HEADS.build(dict(head_cfg(num_deconv_layers=layers), share_deconvs=True))
+    assert {name: tuple(out.shape) for name, out in shared(torch.randn(2, 8, 5, 3)).items()} == {
+        "heatmap": (2, 3, *size), "locref": (2, 6, *size), "paf": (2, 4, *size)}
+    assert len(shared.paf_branch) == len(shared.locref_branch) == 1  # one conv each on the shared deconvolutions
 
 
 def test_final_convs_start_near_zero():
