@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
 from lightning_pose_arch.data.images import check_images
+from lightning_pose_arch.data.native import NativeResolutionConfig
 from lightning_pose_arch.data.formats.dlc import project_identity
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
 from lightning_pose_arch.data.topdown import TopDownConfig, TopDownDataset
@@ -68,6 +69,9 @@ class PoseDataModule(L.LightningDataModule):
         predict_split: Frames ``predict`` runs on.
         crop: Top-down crop mode (one sample per labeled individual, cropped by its
             padded keypoint box to ``image_size``); ``None`` feeds whole frames.
+        native_resolution: Train on ``image_size`` windows cut at the frames' own scale (near labeled
+            keypoints) and evaluate/predict on whole frames padded to the stride, instead of resizing
+            frames to ``image_size`` (see :mod:`~lightning_pose_arch.data.native`).
         unlabeled: Unlabeled video for consistency losses: training batches become
             ``{"labeled": PoseBatch, "unlabeled": clips}`` (see :mod:`~lightning_pose_arch.data.video_clips`).
     """
@@ -89,6 +93,7 @@ class PoseDataModule(L.LightningDataModule):
         predict_split: Literal["train", "val", "test", "all"] = "test",
         crop: TopDownConfig | None = None,
         unlabeled: UnlabeledConfig | None = None,
+        native_resolution: NativeResolutionConfig | None = None,
     ) -> None:
         super().__init__()
         check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
@@ -110,6 +115,10 @@ class PoseDataModule(L.LightningDataModule):
         self.flip_pairs = self._flip_pair_indices(flip_pairs)
         self.predict_split = predict_split
         self.crop = crop
+        self.native_resolution = native_resolution
+        if native_resolution is not None and (crop is not None or unlabeled is not None):
+            raise ConfigError("PoseDataModule native_resolution cannot be combined with crop (top-down crops are "
+                              "resized to image_size) or unlabeled (clips are resized to image_size)")
         self.unlabeled = unlabeled
         if unlabeled is not None:
             find_videos(unlabeled.videos)  # a missing video fails here, before training
@@ -154,6 +163,8 @@ class PoseDataModule(L.LightningDataModule):
             "normalization": self.normalization,
             "flip_pairs": [[self.bodyparts[i], self.bodyparts[j]] for i, j in self.flip_pairs],
             "top_down": None if self.crop is None else {"padding": self.crop.padding},
+            "native_resolution": None if self.native_resolution is None else {
+                "pad_multiple": self.native_resolution.pad_multiple},
             "dlc_project": project_identity(self.project.config),  # names DeepLabCut-compatible outputs
         }
 
@@ -180,10 +191,19 @@ class PoseDataModule(L.LightningDataModule):
 
     def _build_datasets(self) -> None:
         train = build_train_transform(self.image_size, self.augmentation, self.flip_pairs,
-                                      unique_flip_pairs=infer_flip_pairs(self.project.unique_bodyparts))
-        evaluation = build_eval_transform(self.image_size)
+                                      unique_flip_pairs=infer_flip_pairs(self.project.unique_bodyparts),
+                                      native_resolution=self.native_resolution)
+        evaluation = build_eval_transform(self.eval_size, self.native_resolution)
         names = {*SPLITS, "all"}
         self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
+
+    @property
+    def eval_size(self) -> tuple[int, int]:
+        """(H, W) of evaluation inputs: ``image_size``, or in native-resolution mode the largest frame padded."""
+        if self.native_resolution is None:
+            return self.image_size
+        return self.native_resolution.padded_size(max(h for _, h in self.image_sizes.values()),
+                                                  max(w for w, _ in self.image_sizes.values()))
 
     def _dataset(self, split: str, transform: Any) -> PoseDataset | TopDownDataset:
         paths = self.project.image_paths if split == "all" else self.split[split]

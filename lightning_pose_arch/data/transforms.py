@@ -1,7 +1,7 @@
 """Train and eval transforms that move keypoints ``[N, K, 3]`` exactly with the image.
 
-All geometry (resize, random zoom/rotation/shift, horizontal flip with
-left/right swap, and a top-down crop when given) is composed into one 2×3
+All geometry (resize or a native-resolution window, random zoom/rotation/shift,
+horizontal flip with left/right swap, and a top-down crop when given) is composed into one 2×3
 matrix of :mod:`lightning_pose_arch.models.coordinates` (pixel centers at
 integers); the image is warped once with it and the keypoints are moved with
 the same matrix, so labels stay on their content. Albumentations does only the
@@ -20,7 +20,9 @@ import albumentations as A
 import numpy as np
 import torch
 
+from lightning_pose_arch.data.native import NativeResolutionConfig
 from lightning_pose_arch.models.coordinates import (
+    affine,
     center_affine_matrix,
     compose,
     hflip_matrix,
@@ -91,12 +93,16 @@ class KeypointTransform:
         augmentation: Random zoom/rotation/shift, flip and brightness/contrast; ``None`` only resizes (evaluation).
         flip_pairs: Keypoint index pairs swapped by a horizontal flip.
         unique_flip_pairs: The same for unique keypoints.
+        native_resolution: Instead of resizing frames to ``input_size``, cut ``input_size`` windows at the
+            frame's scale (training) or keep the whole frame, padded to ``input_size`` (evaluation); see
+            :mod:`~lightning_pose_arch.data.native`.
     """
 
     input_size: tuple[int, int]
     augmentation: AugmentationConfig | None = None
     flip_pairs: list[tuple[int, int]] = field(default_factory=list)
     unique_flip_pairs: list[tuple[int, int]] = field(default_factory=list)
+    native_resolution: NativeResolutionConfig | None = None
 
     def __post_init__(self) -> None:
         self.input_size = (int(self.input_size[0]), int(self.input_size[1]))
@@ -117,7 +123,7 @@ class KeypointTransform:
 
         ``source_matrix [2, 3]`` (file → input pixels, e.g. a top-down crop) replaces the resize to ``input_size``.
         """
-        start = resize_matrix(image.shape[:2], self.input_size) if source_matrix is None else source_matrix.double()
+        start = self.start_matrix(image.shape[:2], keypoints) if source_matrix is None else source_matrix.double()
         matrix, flipped = self.sample_matrix(start)
         warped = warp_image(image, matrix, self.input_size)
         if self.photometric is not None:
@@ -125,6 +131,15 @@ class KeypointTransform:
         moved = self._move(keypoints, matrix, self.flip_pairs if flipped else [])
         unique = self._move(unique_keypoints, matrix, self.unique_flip_pairs if flipped else [])
         return torch.from_numpy(np.ascontiguousarray(warped.transpose(2, 0, 1))), moved, unique
+
+    def start_matrix(self, frame_size: tuple[int, int], keypoints: np.ndarray) -> torch.Tensor:
+        """File → input pixels before augmentation: the resize, or in native-resolution mode a window at the
+        frame's scale (training) or the frame itself (evaluation: the rest of ``input_size`` is padding)."""
+        if self.native_resolution is None:
+            return resize_matrix(frame_size, self.input_size)
+        if self.augmentation is None:
+            return affine(1.0, 1.0, 0.0, 0.0)
+        return self.native_resolution.sample_window(keypoints, frame_size, self.input_size, self.rng)
 
     def sample_matrix(self, start: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """``start`` (file → input pixels) followed by a random zoom/rotation/shift and flip; ``(matrix, flipped)``."""
@@ -160,9 +175,11 @@ class KeypointTransform:
         return moved.float()
 
 
-def build_eval_transform(image_size: tuple[int, int]) -> KeypointTransform:
-    """Deterministic: resize to ``image_size`` (height, width)."""
-    return KeypointTransform(image_size)
+def build_eval_transform(
+    image_size: tuple[int, int], native_resolution: NativeResolutionConfig | None = None
+) -> KeypointTransform:
+    """Deterministic: resize to ``image_size`` (height, width), or (native resolution) pad to it."""
+    return KeypointTransform(image_size, native_resolution=native_resolution)
 
 
 def build_train_transform(
@@ -170,6 +187,9 @@ def build_train_transform(
     augmentation: AugmentationConfig,
     flip_pairs: list[tuple[int, int]],
     unique_flip_pairs: list[tuple[int, int]] | None = None,
+    native_resolution: NativeResolutionConfig | None = None,
 ) -> KeypointTransform:
-    """Random: resize, zoom/rotation/shift, flip with left/right swap (one warp), brightness/contrast."""
-    return KeypointTransform(image_size, augmentation, flip_pairs=flip_pairs, unique_flip_pairs=unique_flip_pairs or [])
+    """Random: resize (or a native-resolution window), zoom/rotation/shift, flip with left/right swap (one warp),
+    brightness/contrast."""
+    return KeypointTransform(image_size, augmentation, flip_pairs=flip_pairs, unique_flip_pairs=unique_flip_pairs or [],
+                             native_resolution=native_resolution)

@@ -26,7 +26,6 @@ from lightning_pose_arch.lit.metrics import (
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
 from lightning_pose_arch.models.data_fit import check_model_fits_data
 from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
-from lightning_pose_arch.models.coordinates import input_to_frame
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
@@ -98,7 +97,8 @@ class PoseLitModule(L.LightningModule):
         self.model = PoseModel.from_config(self.hparams["cfg"]["model"], num_keypoints=counts,
                                            image_size=dataset_info.get("image_size"),
                                            skeleton=skeleton_indices(dataset_info.get("skeleton"), bodyparts),
-                                           normalization=dataset_info.get("normalization") or IMAGENET_NORMALIZATION)
+                                           normalization=dataset_info.get("normalization") or IMAGENET_NORMALIZATION,
+                                           pad_multiple=(dataset_info.get("native_resolution") or {}).get("pad_multiple"))
         threshold = float((self.hparams["cfg"].get("metrics") or {}).get("pck_threshold", 5.0))
         self.metrics = nn.ModuleDict({stage: build_metrics(dataset_info, threshold, prefix=f"{stage}/")
                                       for stage in EVAL_STAGES})
@@ -182,13 +182,12 @@ class PoseLitModule(L.LightningModule):
             self.log_dict({name: value.float() for name, value in metrics.compute().items()}, prog_bar=True)
         metrics.reset()
 
-    @staticmethod
-    def _to_original_pixels(keypoints: torch.Tensor, batch: PoseBatch) -> torch.Tensor:
-        """``[B, N, K, 3]`` from network-input (or crop) pixels to the image files' pixels."""
+    def _to_original_pixels(self, keypoints: torch.Tensor, batch: PoseBatch) -> torch.Tensor:
+        """``[B, N, K, 3]`` from network-input (or crop) pixels to the image files' pixels: the inverse of the
+        crop, else of the model's own input step (a resize, or padding for native-resolution models)."""
         if "crop_matrix" in batch:
             return uncrop_keypoints(keypoints, batch["crop_matrix"]).to(keypoints.dtype)
-        input_size = (int(batch["image"].shape[-2]), int(batch["image"].shape[-1]))
-        return input_to_frame(keypoints, batch["original_size"], input_size)
+        return self._require_model().input_transform.to_frame(keypoints, batch["original_size"])
 
     def _keypoints_in_original_pixels(self, outputs: ModelOutputs, batch: PoseBatch,
                                       label_key: str = "keypoints") -> torch.Tensor | None:

@@ -73,6 +73,7 @@ class PoseModel(nn.Module):
         image_size: Sequence[int] | None = None,
         skeleton: Sequence[tuple[int, int]] | None = None,
         normalization: Mapping[str, Sequence[float]] | None = None,
+        pad_multiple: int | None = None,
     ) -> PoseModel:
         """Build from ``{"backbone": {...}, "neck": {...} | None, "heads": {name: {...}}}``.
 
@@ -85,7 +86,8 @@ class PoseModel(nn.Module):
         heads whose layers depend on it (``RTMCCHead``), the input size from
         ``image_size`` (H, W; the data's); heads that follow the skeleton
         (``PAFHead``) take its edges from ``skeleton`` (keypoint index pairs). With ``image_size``
-        and ``normalization`` (``mean``/``std``) the model gets its :class:`InputTransform`.
+        and ``normalization`` (``mean``/``std``) the model gets its :class:`InputTransform` (which pads
+        frames to multiples of ``pad_multiple`` instead of resizing them, for native-resolution models).
         ``cfg`` is not mutated.
         """
         check_keys(cls, cfg, where="model config")
@@ -108,12 +110,16 @@ class PoseModel(nn.Module):
             if not isinstance(head_cfg, Mapping) or "type" not in head_cfg:
                 raise ConfigError(f"model config heads.{name} must be a dict with a 'type' key, got {head_cfg!r}")
             label_key = label_keys.get(name, DEFAULT_LABEL_KEY)
+            if pad_multiple is not None and HEADS.get(head_cfg["type"]).fixed_input_size:
+                raise ConfigError(f"model config heads.{name}: {head_cfg['type']} is sized for one input size and "
+                                  "cannot run on whole frames of native-resolution data (data.native_resolution); "
+                                  "use a fully convolutional head (e.g. HeatmapHead) or resize frames instead")
             head_cfg = HEADS.get(head_cfg["type"]).fill_sizes(
                 dict(head_cfg), feature.out_channels, count(label_key, f"label_keys.{name}"), image_size=image_size,
                 in_stride=feature.stride, skeleton=skeleton if label_key == DEFAULT_LABEL_KEY else None)
             heads[name] = HEADS.build(head_cfg)
         input_transform = None if image_size is None or normalization is None else \
-            InputTransform(image_size, normalization["mean"], normalization["std"])
+            InputTransform(image_size, normalization["mean"], normalization["std"], pad_multiple)
         return cls(backbone=backbone, heads=heads, neck=neck, label_keys=label_keys, input_transform=input_transform)
 
     def forward(self, images: torch.Tensor) -> ModelOutputs:

@@ -111,7 +111,8 @@ def test_crop_mode_labels_map_back_to_file_pixels_exactly(synthetic_project: Pat
     datamodule = PoseDataModule(synthetic_project, image_size=(64, 64), num_workers=0, batch_size=16,
                                 predict_split="all", crop=TopDownConfig())
     batch = next(iter(datamodule.predict_dataloader()))
-    back = PoseLitModule._to_original_pixels(batch["keypoints"], batch)
+    module = PoseLitModule({"model": heatmap_model_cfg()}, dataset_info=datamodule.dataset_info())
+    back = module._to_original_pixels(batch["keypoints"], batch)
     rows = [datamodule.project.image_paths.index(path) for path in batch["image_path"]]
     labels = torch.from_numpy(datamodule.project.keypoints[rows])
     labeled = labels[..., 2] > 0

@@ -57,6 +57,8 @@ class BaseHead(nn.Module):
     in_channels: int
     upsampling: float = 1
     codec_parameters: ClassVar[dict[str, SharedParameter]] = {}
+    # Layers sized for one input size (e.g. RTMCC's flattened features): no whole-frame inference at other sizes.
+    fixed_input_size: ClassVar[bool] = False
 
     def __init__(
         self,

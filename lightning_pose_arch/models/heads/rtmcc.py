@@ -69,6 +69,7 @@ class RTMCCHead(BaseHead):
     """
 
     codec_parameters = SIMCC_CODEC
+    fixed_input_size = True
 
     def __init__(
         self,
