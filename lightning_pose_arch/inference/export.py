@@ -82,7 +82,8 @@ def export_model(
         else:
             raise ValueError(f"export format must be 'onnx' or 'torchscript', got {export_format!r}")
     tmp_path.replace(out_path)
-    metadata = {**module.dataset_info, "input": "frames [B, H, W, 3] uint8 RGB, any size (resized inside)",
+    inside = "padded" if module.model.input_transform.pad_multiple else "resized"
+    metadata = {**module.dataset_info, "input": f"frames [B, H, W, 3] uint8 RGB, any size ({inside} inside)",
                 "output": "keypoints [B, N, K, 3]: x, y, score in the frames' pixels (pixel centers at integers)"}
     out_path.with_name(out_path.name + ".json").write_text(json.dumps(metadata, indent=1))
     return out_path

@@ -16,6 +16,7 @@ from lightning_pose_arch.data.native import NativeResolutionConfig
 from lightning_pose_arch.data.synthetic import make_synthetic_project
 from lightning_pose_arch.data.topdown import TopDownConfig
 from lightning_pose_arch.data.transforms import AugmentationConfig, KeypointTransform
+from lightning_pose_arch.inference.export import export_model, parity_error
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.models.coordinates import compose, invert_affine
 from lightning_pose_arch.models.preprocess import InputTransform
@@ -139,3 +140,15 @@ def test_native_resolution_refuses_what_it_cannot_do(odd_project: Path) -> None:
         PoseLitModule({"model": rtmcc}, dataset_info=info)
     with pytest.raises(ValueError, match="keypoint_p in"):
         NativeResolutionConfig(keypoint_p=1.5)
+
+
+@pytest.mark.parametrize("export_format", ["onnx", "torchscript"])
+def test_exported_native_model_pads_frames_of_any_size(export_format: str, tmp_path: Path) -> None:
+    info = {"bodyparts": ["a", "b"], "individuals": ["single"], "image_size": [64, 64],
+            "native_resolution": {"pad_multiple": 32}}
+    module = PoseLitModule({"model": heatmap_model_cfg()}, dataset_info=info).eval()
+    path = export_model(module, tmp_path / f"model.{export_format}", export_format=export_format)
+    assert "padded" in (tmp_path / f"model.{export_format}.json").read_text()
+    for size in [(90, 121), (64, 64), (100, 37)]:  # the padding traced, not fixed at the example's size
+        frames = np.random.default_rng(0).integers(0, 256, (2, *size, 3), dtype=np.uint8)
+        assert parity_error(module, path, frames) < 1e-4
