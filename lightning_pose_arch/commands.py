@@ -14,7 +14,7 @@ from lightning_pose_arch.inference.export import export_model, parity_error, req
 from lightning_pose_arch.inference.label_video import label_video, table_keypoints
 from lightning_pose_arch.inference.plots import plot_trajectories
 from lightning_pose_arch.inference.nwb import require_nwb, write_nwb
-from lightning_pose_arch.inference.runner import load_module
+from lightning_pose_arch.inference.runner import PRECISIONS, load_module
 from lightning_pose_arch.inference.shards import Shard, local_device
 from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import read_predictions
@@ -59,12 +59,16 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                         help="analyze only share I of N of the inputs (0-based); default: the share of this torchrun "
                              "rank or SLURM array task, if launched so, else all")
+    parser.add_argument("--precision", default="32-true", choices=list(PRECISIONS),
+                        help="the network's arithmetic: mixed precision (autocast) is faster on recent GPUs; "
+                             "keypoints are decoded in float32 either way")
     options = parser.parse_args(args)
     shard = options.shard or Shard.from_environment()
     for path in analyze(options.checkpoint, options.paths, options.out, options.batch_size, local_device(options.device),
                         trust_checkpoint=options.trust_checkpoint, detector=options.detector,
                         tracker=options.tracker, flip_test=options.flip_test, overwrite=options.overwrite,
-                        dlc_compatible=options.dlc_compatible, scorer=options.scorer, shard=shard):
+                        dlc_compatible=options.dlc_compatible, scorer=options.scorer, shard=shard,
+                        precision=options.precision):
         print(f"wrote {path}")
 
 

@@ -51,7 +51,7 @@ def predict_source(
 
 def build_inferencer(
     module: PoseLitModule, checkpoint: str | Path, detector: str | Path | None, device: str, trust_checkpoint: bool,
-    flip_test: bool = False,
+    flip_test: bool = False, precision: str = "32-true",
 ) -> Inferencer | TopDownInferencer:
     """Whole-frame inference, or detector → crops → pose for a model trained on top-down crops."""
     top_down = bool(module.dataset_info.get("top_down"))
@@ -62,8 +62,9 @@ def build_inferencer(
         raise ConfigError(f"{checkpoint} was trained on whole frames: --detector is only for top-down models "
                           "(trained with data.crop)")
     if detector is None:
-        return Inferencer(module, flip_test=flip_test)
-    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint), flip_test=flip_test)
+        return Inferencer(module, flip_test=flip_test, precision=precision)
+    return TopDownInferencer(module, load_detector(detector, device, trust_checkpoint), flip_test=flip_test,
+                             precision=precision)
 
 
 def write_source_outputs(
@@ -99,6 +100,7 @@ def analyze(
     dlc_compatible: bool | None = None,
     scorer: str | None = None,
     shard: Shard | None = None,
+    precision: str = "32-true",
 ) -> list[Path]:
     """Analyze every video / image set in ``paths``; return the written files.
 
@@ -128,6 +130,7 @@ def analyze(
     ``shard`` (e.g. ``Shard.from_environment()`` under ``torchrun`` or a SLURM array) analyzes only
     this process's share of the sources (see :mod:`~lightning_pose_arch.inference.shards`); the other
     processes write the rest, with the same names and contents as a single-process run.
+    ``precision`` runs the network in ``bf16-mixed`` or ``16-mixed`` autocast (keypoints decoded in float32).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -135,7 +138,7 @@ def analyze(
     bases = check_distinct_outputs(sources, out_dir)
     built_tracker = build_tracker(tracker)  # before the network runs: a bad tracker config fails at once
     module = load_module(checkpoint, device, trust_checkpoint)
-    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test)
+    inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test, precision)
     dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
     scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
     if shard is not None:

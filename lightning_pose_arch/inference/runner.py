@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,18 @@ def resolve_device(device: str) -> torch.device:
         if resolved.index is not None and resolved.index >= count:
             raise ConfigError(f"--device {device}: this machine has {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}")
     return resolved
+
+
+PRECISIONS = {"32-true": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The network's forward in ``precision`` (Lightning's names: ``32-true``, ``bf16-mixed``, ``16-mixed``);
+    keypoints are still decoded in float32 (:meth:`PoseModel.predict`)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {list(PRECISIONS)}, got {precision!r}")
+    dtype = PRECISIONS[precision]
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
 
 
 def load_module(checkpoint: str | Path, device: str = "auto", trust_checkpoint: bool = False) -> PoseLitModule:
@@ -108,13 +121,16 @@ class Inferencer:
     Args:
         module: A trained module with ``dataset_info``.
         flip_test: Average each prediction with the one on the mirrored frame (single-individual heads).
+        precision: The network's forward in ``32-true``, ``bf16-mixed`` or ``16-mixed`` (:func:`autocast`).
     """
 
-    def __init__(self, module: PoseLitModule, flip_test: bool = False) -> None:
+    def __init__(self, module: PoseLitModule, flip_test: bool = False, precision: str = "32-true") -> None:
         if module.dataset_info is None or module.model is None:
             raise ValueError("the module has no dataset_info: load it from a checkpoint written by training")
         self.module = module.eval()
         self.flip_pairs = module.flip_pairs_by_head() if flip_test else None
+        autocast(self.device, precision)  # an unknown precision fails here, before any frame is read
+        self.precision = precision
 
     @property
     def device(self) -> torch.device:
@@ -129,5 +145,7 @@ class Inferencer:
         ``"unique_keypoints": [B, 1, U, 3]`` when a head is trained on the unique bodyparts."""
         model = self.module.model
         heads = {"keypoints": model.keypoints_head, "unique_keypoints": model.head_for("unique_keypoints")}
-        predictions = model.predict_frames(torch.from_numpy(frames).to(self.device), heads.values(), self.flip_pairs)
+        with autocast(self.device, self.precision):
+            predictions = model.predict_frames(torch.from_numpy(frames).to(self.device), heads.values(),
+                                               self.flip_pairs)
         return {key: predictions[head]["keypoints"] for key, head in heads.items() if head is not None}

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from lightning_pose_arch.data.topdown import crop_transform, uncrop_keypoints, warp_crops
-from lightning_pose_arch.inference.runner import frames_to_tensor, resolve_device
+from lightning_pose_arch.inference.runner import autocast, frames_to_tensor, resolve_device
 from lightning_pose_arch.lit.checkpoints import read_checkpoint
 from lightning_pose_arch.lit.detector import DetectorLitModule
 from lightning_pose_arch.lit.module import PoseLitModule
@@ -46,10 +46,12 @@ class TopDownInferencer:
         max_individuals: N, boxes kept per frame (default: the pose data's number of individuals).
         min_box_score: Detections scoring less are ignored.
         flip_test: Average each crop's prediction with the one on its mirror image.
+        precision: The pose network's forward in ``32-true``, ``bf16-mixed`` or ``16-mixed`` (the detector
+            runs in float32: its boxes place the crops).
     """
 
     def __init__(self, pose: PoseLitModule, detector: DetectorLitModule, max_individuals: int | None = None,
-                 min_box_score: float = 0.3, flip_test: bool = False) -> None:
+                 min_box_score: float = 0.3, flip_test: bool = False, precision: str = "32-true") -> None:
         if pose.dataset_info is None or pose.model is None or detector.dataset_info is None:
             raise ValueError("load the pose model and the detector from checkpoints written by training")
         if not pose.dataset_info.get("top_down"):
@@ -60,6 +62,8 @@ class TopDownInferencer:
         self.max_individuals = max_individuals or len(pose.dataset_info["individuals"])
         self.min_box_score = min_box_score
         self.flip_pairs = pose.flip_pairs_by_head() if flip_test else None
+        autocast(pose.device, precision)  # an unknown precision fails here
+        self.precision = precision
 
     def detect(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``frames [B, 3, H0, W0]`` (0–255) → boxes ``[B, N, 4]`` (x, y, w, h, frame pixels), found ``[B, N]``."""
@@ -89,7 +93,8 @@ class TopDownInferencer:
         model = self.pose.model
         head = model.keypoints_head
         inputs = model.input_transform.normalize(crops.flatten(0, 1))  # the crop replaces the input step's resize
-        keypoints = model.predict_inputs(inputs, [head], self.flip_pairs)[head]["keypoints"][:, 0]  # [B·N, K, 3]
+        with autocast(images.device, self.precision):
+            keypoints = model.predict_inputs(inputs, [head], self.flip_pairs)[head]["keypoints"][:, 0]  # [B·N, K, 3]
         keypoints = uncrop_keypoints(keypoints.unflatten(0, found.shape), matrix).to(keypoints.dtype)
         missing = torch.tensor([float("nan"), float("nan"), 0.0], device=keypoints.device, dtype=keypoints.dtype)
         return torch.where(found[..., None, None], keypoints, missing)

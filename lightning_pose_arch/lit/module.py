@@ -29,7 +29,7 @@ from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
-CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency")
+CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channels_last")
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
 EVAL_STAGES = ("val", "test")
 
@@ -40,6 +40,8 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
     if unknown:
         raise ConfigError(f"PoseLitModule cfg.metrics has unknown keys {sorted(unknown)}; valid: ['pck_threshold']")
     check_optimization(cfg, DEFAULT_OPTIMIZER)
+    if not isinstance(cfg.get("channels_last", False), bool):
+        raise ConfigError(f"PoseLitModule cfg.channels_last must be true or false, got {cfg['channels_last']!r}")
 
 
 class PoseLitModule(L.LightningModule):
@@ -50,7 +52,9 @@ class PoseLitModule(L.LightningModule):
     ``scheduler`` (``{"type": <lr_scheduler class>, ..., "interval": ...}`` or
     absent), ``metrics`` (``{"pck_threshold": pixels}``), ``consistency`` (losses on unlabeled
     video clips, see :class:`~lightning_pose_arch.lit.semisupervised.ConsistencyTerms`; needs a
-    ``PoseDataModule(unlabeled=...)``).
+    ``PoseDataModule(unlabeled=...)``), ``channels_last`` (``true``: weights and activations in
+    channels-last memory order, for training and inference: faster convolutions on most GPUs and
+    with oneDNN on CPUs; see ``benchmarks/train_step.py``).
 
     The model is built as soon as ``dataset_info`` (bodyparts, image size,
     normalization; see ``PoseDataModule.dataset_info``) is known: at
@@ -100,6 +104,8 @@ class PoseLitModule(L.LightningModule):
                                            normalization=dataset_info.get("normalization") or IMAGENET_NORMALIZATION,
                                            pad_multiple=(dataset_info.get("native_resolution") or {}).get("pad_multiple"))
         threshold = float((self.hparams["cfg"].get("metrics") or {}).get("pck_threshold", 5.0))
+        if self.hparams["cfg"].get("channels_last"):
+            self.model.to(memory_format=torch.channels_last)
         self.metrics = nn.ModuleDict({stage: build_metrics(dataset_info, threshold, prefix=f"{stage}/")
                                       for stage in EVAL_STAGES})
         self.hparams["dataset_info"] = copy.deepcopy(dict(dataset_info))

@@ -165,7 +165,11 @@ class PoseModel(nn.Module):
         """Keypoints per head, ``[B, N, K, 3]`` in input-image pixels (only the heads in ``names``, if given;
         ``None`` entries are skipped, e.g. an absent :meth:`head_for`)."""
         names = self.heads.keys() if names is None else [name for name in names if name is not None]
-        return {name: self.heads[name].predict(outputs[name], self.head_strides[name]) for name in names}
+        device_type = next(iter(outputs[next(iter(outputs))].values())).device.type
+        # Decoded in float32 even after a mixed-precision forward: bf16 holds x = 600 only to ±2 px.
+        with torch.autocast(device_type, enabled=False):
+            return {name: self.heads[name].predict({key: value.float() for key, value in outputs[name].items()},
+                                                   self.head_strides[name]) for name in names}
 
     def predict_inputs(
         self, images: torch.Tensor, names: Iterable[str | None] | None = None,

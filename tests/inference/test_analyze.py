@@ -1,15 +1,19 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from helpers import VIDEO_FRAMES
 from lightning_pose_arch.cli import main
 from lightning_pose_arch.data.dataset import read_image
 from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.inference.runner import Inferencer, load_module
+from lightning_pose_arch.registry import ConfigError
 
 
 def test_analyze_video_writes_dlc_tables(checkpoint: Path, synthetic_video: Path, tmp_path: Path) -> None:
@@ -95,3 +99,24 @@ def test_unreadable_inputs_are_named(checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="notes.txt"):
         (tmp_path / "notes.txt").write_text("x")
         analyze(checkpoint, [tmp_path / "notes.txt"], progress=False)
+
+
+def test_mixed_precision_runs_the_network_and_decodes_in_float32(checkpoint: Path, synthetic_video: Path,
+                                                                 tmp_path: Path, monkeypatch) -> None:
+    module = load_module(checkpoint, "cpu")
+    seen = []
+    head = module.model.heads["bodypart"]
+    original = head.predict
+    monkeypatch.setattr(head, "predict", lambda outputs, stride: seen.append(outputs["heatmap"].dtype) or
+                        original(outputs, stride))
+    frames = np.random.default_rng(0).integers(0, 256, (2, 96, 128, 3), dtype=np.uint8)
+    keypoints = Inferencer(module, precision="bf16-mixed")(frames)
+    assert keypoints.dtype == torch.float32 and keypoints.shape == (2, 1, 4, 3)
+    assert seen == [torch.float32]  # the bf16 network output is decoded in float32
+    with pytest.raises(ConfigError, match="--precision must be one of"):
+        Inferencer(module, precision="bf16")
+    run = subprocess.run([str(Path(sys.executable).with_name("lpa")), "analyze", str(synthetic_video), "--checkpoint",
+                          str(checkpoint), "--device", "cpu", "--out", str(tmp_path), "--precision", "bf16-mixed"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert len(list(tmp_path.glob("*.h5"))) == 1

@@ -141,3 +141,19 @@ def test_unique_bodyparts_are_trained_predicted_and_written(tmp_path: Path) -> N
                       device="cpu", progress=False)
     assert list(pd.read_hdf(written[0]).columns.get_level_values("individuals").unique()) == [
         "animal1", "animal2", "animal3", "animal4", "single"]
+
+
+def test_channels_last_model_matches_the_default_layout() -> None:
+    info = {"bodyparts": ["a", "b"], "image_size": [64, 64]}
+    torch.manual_seed(0)
+    default = PoseLitModule({"model": heatmap_model_cfg()}, dataset_info=info).eval()
+    torch.manual_seed(0)
+    channels_last = PoseLitModule({"model": heatmap_model_cfg(), "channels_last": True}, dataset_info=info).eval()
+    conv = next(m for m in channels_last.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    frames = torch.randint(0, 256, (2, 64, 64, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        expected, got = default.model.predict_frames(frames), channels_last.model.predict_frames(frames)
+    torch.testing.assert_close(got["bodypart"]["keypoints"], expected["bodypart"]["keypoints"], atol=1e-3, rtol=1e-4)
+    with pytest.raises(ConfigError, match="channels_last must be true or false"):
+        PoseLitModule({"model": heatmap_model_cfg(), "channels_last": "yes"})
