@@ -256,6 +256,7 @@ class PoseDataModule(L.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),  # page-locked batches copy to the GPU asynchronously
             worker_init_fn=_reseed_worker_transform if shuffle else None,
         )
 
