@@ -1,0 +1,110 @@
+"""Benchmark: wall time from labels to a model of a given test error, on DeepLabCut's openfield split.
+
+Trains a recipe (default ``experiments/openfield_resnet50_heatmap.yaml``) on
+DeepLabCut's own split of openfield (``TrainingFraction`` 0.95, seed 42: 110
+training frames; test img0044/0047/0064/0067/0103/0112), evaluating the six test
+frames after every epoch, and prints per epoch the wall time since training
+started (evaluation included) and the test mean pixel error. The summary gives
+the first time the error reached ``--target`` (DeepLabCut 3.0.2's 12-epoch error
+there, 33.8 px), whether it stayed below from then on, and the error at
+``--deadline`` seconds (DeepLabCut's 12-epoch wall time, measured in the same
+session with ``../shared/anchors/dlc/run_openfield.py``).
+
+Run: ``python benchmarks/time_to_accuracy.py [--recipe R.yaml] [--epochs N] [--target 33.8] [--deadline S]
+[--out DIR]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import lightning as L
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
+DLC_TEST_FRAMES = ["img0044.png", "img0047.png", "img0064.png", "img0067.png", "img0103.png", "img0112.png"]
+
+
+class EpochClock(L.Callback):
+    """Records, after each validation, the seconds since fit started and the validation mean pixel error."""
+
+    def __init__(self) -> None:
+        self.start = 0.0
+        self.rows: list[dict[str, float]] = []
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        error = float(trainer.callback_metrics["val/mean_pixel_error"])
+        self.rows.append({"epoch": trainer.current_epoch + 1, "seconds": time.perf_counter() - self.start,
+                          "test_error_px": error})
+        print(f"epoch {trainer.current_epoch + 1:3d}  {self.rows[-1]['seconds']:7.1f} s  test error {error:7.2f} px",
+              flush=True)
+
+
+def dlc_split(image_paths: list[str]) -> dict[str, list[str]]:
+    """DeepLabCut's openfield split, with its test frames as our validation split (evaluated every epoch)."""
+    test = sorted(p for p in image_paths if Path(p).name in DLC_TEST_FRAMES)
+    if len(test) != len(DLC_TEST_FRAMES):
+        raise SystemExit(f"expected DeepLabCut's 6 openfield test frames, found {test}")
+    return {"train": sorted(set(image_paths) - set(test)), "val": test, "test": []}
+
+
+def summarize(rows: list[dict[str, float]], target: float, deadline: float | None) -> dict[str, object]:
+    """First epoch at or below ``target``, whether every later epoch stayed there, and the error at ``deadline``."""
+    reached = next((i for i, row in enumerate(rows) if row["test_error_px"] <= target), None)
+    summary: dict[str, object] = {"target_px": target, "final_error_px": rows[-1]["test_error_px"],
+                                  "total_s": rows[-1]["seconds"]}
+    if reached is not None:
+        summary.update(reached_epoch=rows[reached]["epoch"], reached_s=rows[reached]["seconds"],
+                       stable_after=all(row["test_error_px"] <= target for row in rows[reached:]))
+    if deadline is not None:
+        before = [row for row in rows if row["seconds"] <= deadline]
+        summary["error_at_deadline_px"] = before[-1]["test_error_px"] if before else None
+        summary["deadline_s"] = deadline
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", type=Path, default=REPO / "experiments/openfield_resnet50_heatmap.yaml")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's max_epochs (and T_max)")
+    parser.add_argument("--target", type=float, default=33.8)
+    parser.add_argument("--deadline", type=float, default=None, help="seconds (DeepLabCut's 12-epoch train time)")
+    parser.add_argument("--out", type=Path, default=Path("/tmp/time_to_accuracy"))
+    options = parser.parse_args()
+
+    from lightning_pose_arch.data.datamodule import PoseDataModule
+    from lightning_pose_arch.data.formats import read_labeled_data
+    from lightning_pose_arch.data.split import save_split
+    from lightning_pose_arch.lit.module import PoseLitModule
+    from lightning_pose_arch.yaml_files import load_yaml
+
+    recipe = load_yaml(options.recipe)
+    cfg, data, trainer_cfg = recipe["model"]["cfg"], dict(recipe["data"]), recipe["trainer"]
+    epochs = options.epochs or trainer_cfg["max_epochs"]
+    if options.epochs and cfg.get("scheduler", {}).get("T_max"):
+        cfg["scheduler"]["T_max"] = epochs
+    split_file = options.out / "split.json"
+    save_split(dlc_split(read_labeled_data(PROJECT).image_paths), split_file)
+    L.seed_everything(recipe.get("seed_everything", 42), verbose=False)
+    data.update(project_dir=PROJECT, split_file=split_file)
+    clock = EpochClock()
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", default_root_dir=options.out, callbacks=[clock],
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        log_every_n_steps=trainer_cfg.get("log_every_n_steps", 5))
+    trainer.fit(PoseLitModule(cfg), PoseDataModule(**data))
+    summary = summarize(clock.rows, options.target, options.deadline)
+    (options.out / "time_to_accuracy.json").write_text(json.dumps({"recipe": str(options.recipe), "epochs": clock.rows,
+                                                                   "summary": summary}, indent=1))
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
