@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities import CombinedLoader, rank_zero_warn
+from lightning.pytorch.utilities import CombinedLoader, rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader, get_worker_info
 
 from lightning_pose_arch.data.dataset import PoseDataset
 from lightning_pose_arch.data.formats import LabeledData, read_labeled_data
-from lightning_pose_arch.data.images import check_images
+from lightning_pose_arch.data.images import DecodedImages, check_images, read_image
 from lightning_pose_arch.data.native import NativeResolutionConfig
 from lightning_pose_arch.data.formats.dlc import project_identity
 from lightning_pose_arch.data.split import SPLITS, load_split, make_split, save_split
@@ -72,6 +73,8 @@ class PoseDataModule(L.LightningDataModule):
         native_resolution: Train on ``image_size`` windows cut at the frames' own scale (near labeled
             keypoints) and evaluate/predict on whole frames padded to the stride, instead of resizing
             frames to ``image_size`` (see :mod:`~lightning_pose_arch.data.native`).
+        cache_images: Decode every labeled image once at setup and keep them in memory (the size is
+            printed), so training decodes nothing: for projects that fit in memory and fast accelerators.
         unlabeled: Unlabeled video for consistency losses: training batches become
             ``{"labeled": PoseBatch, "unlabeled": clips}`` (see :mod:`~lightning_pose_arch.data.video_clips`).
     """
@@ -94,6 +97,7 @@ class PoseDataModule(L.LightningDataModule):
         crop: TopDownConfig | None = None,
         unlabeled: UnlabeledConfig | None = None,
         native_resolution: NativeResolutionConfig | None = None,
+        cache_images: bool = False,
     ) -> None:
         super().__init__()
         check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
@@ -116,6 +120,8 @@ class PoseDataModule(L.LightningDataModule):
         self.predict_split = predict_split
         self.crop = crop
         self.native_resolution = native_resolution
+        self.cache_images = cache_images
+        self.read_image: Callable[[Path], np.ndarray] = read_image  # a DecodedImages cache after setup, if asked
         if native_resolution is not None and (crop is not None or unlabeled is not None):
             raise ConfigError("PoseDataModule native_resolution cannot be combined with crop (top-down crops are "
                               "resized to image_size) or unlabeled (clips are resized to image_size)")
@@ -186,6 +192,10 @@ class PoseDataModule(L.LightningDataModule):
         if not self.datasets:  # every image decoded once; labels must lie on them
             self.image_sizes = check_images(self.project.root, self.project.image_paths)
             check_labels_inside_images(self.project, self.image_sizes)
+            if self.cache_images:
+                self.read_image = DecodedImages([self.project.root / p for p in self.project.image_paths])
+                rank_zero_info(f"cache_images: {len(self.read_image.images)} decoded images held in memory, "
+                               f"{self.read_image.nbytes / 2**20:.0f} MB")
         self._save_split()
         self._build_datasets()
 
@@ -212,9 +222,10 @@ class PoseDataModule(L.LightningDataModule):
         keypoints = self.project.keypoints[rows] if paths else np.zeros((0, 1, 1, 3), np.float32)
         if self.crop is not None:  # crops are per individual: unique keypoints are not cropped
             return TopDownDataset(self.project.root, list(paths), keypoints, self.image_size, transform,
-                                  padding=self.crop.padding)
+                                  padding=self.crop.padding, read=self.read_image)
         return PoseDataset(self.project.root, list(paths), keypoints, transform,
-                           unique_keypoints=self.project.unique_keypoints[rows] if paths else None)
+                           unique_keypoints=self.project.unique_keypoints[rows] if paths else None,
+                           read=self.read_image)
 
     def _save_split(self) -> None:
         path = self.split_file

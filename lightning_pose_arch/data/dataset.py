@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,12 @@ class PoseDataset(Dataset[PoseSample]):
         transform: Applied to each (image, keypoints) pair.
         unique_keypoints: ``[F, 1, U, 3]`` keypoints labeled at most once per frame (DeepLabCut
             ``uniquebodyparts``), moved with the image; ``None`` for none.
+        read: Decodes an image file (default :func:`read_image`; a :class:`~lightning_pose_arch.data.images.DecodedImages` cache).
     """
 
     def __init__(self, root: Path, image_paths: list[str], keypoints: np.ndarray, transform: KeypointTransform,
-                 unique_keypoints: np.ndarray | None = None) -> None:
+                 unique_keypoints: np.ndarray | None = None,
+                 read: Callable[[Path], np.ndarray] = read_image) -> None:
         if len(image_paths) != len(keypoints) or (unique_keypoints is not None and len(unique_keypoints) != len(keypoints)):
             raise ValueError(f"{len(image_paths)} image paths, {len(keypoints)} keypoint rows and "
                              f"{None if unique_keypoints is None else len(unique_keypoints)} unique keypoint rows")
@@ -36,6 +39,7 @@ class PoseDataset(Dataset[PoseSample]):
         self.image_paths = image_paths
         self.keypoints = keypoints
         self.transform = transform
+        self.read = read
         has_unique = unique_keypoints is not None and unique_keypoints.shape[2] > 0
         self.unique_keypoints = unique_keypoints if has_unique else None
 
@@ -43,7 +47,7 @@ class PoseDataset(Dataset[PoseSample]):
         return len(self.image_paths)
 
     def __getitem__(self, index: int) -> PoseSample:
-        image = read_image(self.root / self.image_paths[index])
+        image = self.read(self.root / self.image_paths[index])
         height, width = image.shape[:2]
         unique = self.unique_keypoints[index] if self.unique_keypoints is not None else np.zeros((1, 0, 3), np.float32)
         image_tensor, keypoints, unique_moved = self.transform.apply(image, self.keypoints[index], unique)

@@ -9,7 +9,7 @@ from the header alone.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -73,3 +73,25 @@ def _decoded_size(path: Path) -> tuple[int, int] | str:
         cause = err.__cause__ or err
         return f"{type(cause).__name__}: {str(cause).replace(str(path), 'file')}"
     return width, height
+
+
+class DecodedImages:
+    """Images decoded once and held in memory: ``images(path)`` returns the cached ``[H, W, 3]`` uint8 array
+    (and decodes any other path with :func:`read_image`).
+
+    Opt-in (``PoseDataModule(cache_images=True)``) for projects that fit in memory: training then
+    decodes no image after setup. DataLoader workers started by fork share the arrays with the main
+    process (nothing writes to them: transforms warp into new arrays).
+    """
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            self.images = dict(zip(map(Path, paths), pool.map(read_image, paths)))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(image.nbytes for image in self.images.values())
+
+    def __call__(self, path: str | Path) -> np.ndarray:
+        image = self.images.get(Path(path))
+        return read_image(path) if image is None else image

@@ -13,7 +13,7 @@ applies its exact inverse (batched torch) to bring predictions back to file pixe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from lightning_pose_arch.data.dataset import read_image
+from lightning_pose_arch.data.images import read_image
 from lightning_pose_arch.data.transforms import KeypointTransform
 from lightning_pose_arch.data.types import TopDownSample
 from lightning_pose_arch.models.coordinates import invert_affine, transform_keypoints
@@ -128,6 +128,7 @@ class TopDownDataset(Dataset[TopDownSample]):
         padding: Box padding factor (see :func:`bbox_from_keypoints`).
         bboxes: ``[F, N, 4]`` boxes (x, y, w, h) in file pixels (e.g. from a
             detector); default: from the keypoints. Boxes with no area are skipped.
+        read: Decodes an image file (default :func:`read_image`; a :class:`~lightning_pose_arch.data.images.DecodedImages` cache).
     """
 
     def __init__(
@@ -139,11 +140,13 @@ class TopDownDataset(Dataset[TopDownSample]):
         transform: KeypointTransform,
         padding: float = 1.25,
         bboxes: np.ndarray | None = None,
+        read: Callable[[Path], np.ndarray] = read_image,
     ) -> None:
         if len(image_paths) != len(keypoints) or (bboxes is not None and bboxes.shape[:2] != keypoints.shape[:2]):
             raise ValueError(f"{len(image_paths)} image paths, keypoints {keypoints.shape} and boxes "
                              f"{None if bboxes is None else bboxes.shape} must agree on frames and individuals")
         self.root = Path(root)
+        self.read = read
         self.image_paths = image_paths
         keypoints = np.asarray(keypoints, dtype=np.float32)
         labeled = (keypoints[..., 2:] > 0) & np.isfinite(keypoints[..., :2]).all(axis=-1, keepdims=True)
@@ -161,7 +164,7 @@ class TopDownDataset(Dataset[TopDownSample]):
 
     def __getitem__(self, index: int) -> TopDownSample:
         frame, individual = self.index[index]
-        image = read_image(self.root / self.image_paths[frame])
+        image = self.read(self.root / self.image_paths[frame])
         height, width = image.shape[:2]
         box = self.bboxes[frame, individual]
         matrix = crop_transform(box, self.input_size)  # float64

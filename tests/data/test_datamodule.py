@@ -187,3 +187,18 @@ def test_multi_animal_batches_carry_every_animal_and_the_unique_keypoints(source
     rows = [datamodule.project.image_paths.index(path) for path in batch["image_path"]]
     np.testing.assert_allclose(batch["keypoints"][..., :2].numpy(), datamodule.project.keypoints[rows][..., :2],
                                atol=1e-4)  # eval pipeline at the native size: labels unchanged
+
+
+def test_cached_images_give_the_same_batches_without_reading_files(synthetic_project: Path, tmp_path: Path) -> None:
+    project = shutil.copytree(synthetic_project, tmp_path / "project")
+    plain = PoseDataModule(project, image_size=(64, 96), num_workers=0, batch_size=4, predict_split="all")
+    cached = PoseDataModule(project, image_size=(64, 96), num_workers=0, batch_size=4, predict_split="all",
+                            cache_images=True)
+    plain.setup()
+    cached.setup()
+    assert cached.read_image.nbytes == 16 * 96 * 128 * 3  # the size setup prints
+    expected = next(iter(plain.predict_dataloader()))
+    shutil.rmtree(project / "labeled-data")  # from here on, only the cache can provide the images
+    batch = next(iter(cached.predict_dataloader()))
+    assert torch.equal(batch["image"], expected["image"]) and torch.equal(batch["keypoints"], expected["keypoints"])
+    assert next(iter(cached.train_dataloader()))["image"].shape == (4, 3, 64, 96)
