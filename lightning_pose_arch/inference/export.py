@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from collections.abc import Callable
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lightning_pose_arch.extras import require_extra
 from lightning_pose_arch.lit.module import PoseLitModule
 
 
@@ -37,17 +37,12 @@ class KeypointExportModel(nn.Module):
         return self.model.predict_frames(frames, [self.head])[self.head]["keypoints"]
 
 
-EXPORT_EXTRA = "pip install 'lightning_pose_arch[export]'"
 
 
 def require_onnx() -> None:
     """Raise ``ImportError`` naming the ``export`` extra when ``onnx`` or ``onnxruntime`` is missing."""
-    for package in ("onnx", "onnxruntime"):
-        try:
-            importlib.import_module(package)
-        except ImportError as err:
-            raise ImportError(f"ONNX export needs the {package!r} package: {EXPORT_EXTRA} "
-                              "(or use --format torchscript, which needs no extra)") from err
+    require_extra("ONNX export", ("onnx", "onnxruntime"), "export",
+                  alternative="or use --format torchscript, which needs no extra")
 
 
 def export_model(

@@ -12,7 +12,6 @@ video's rate), its ``Skeleton``, the scorer and the source video, in the
 from __future__ import annotations
 
 import datetime
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,19 +20,15 @@ import pandas as pd
 
 import lightning_pose_arch
 from lightning_pose_arch.data.formats.dlc import UNIQUE_INDIVIDUAL
+from lightning_pose_arch.extras import require_extra
 from lightning_pose_arch.inference.label_video import table_keypoints, table_unique_keypoints
 
-NWB_EXTRA = "pip install 'lightning_pose_arch[nwb]'"
 REFERENCE_FRAME = "(0, 0) is the top-left corner of the video frame; x to the right, y down, in pixels"
 
 
 def require_nwb() -> None:
     """Raise ``ImportError`` naming the ``nwb`` extra when ``pynwb`` or ``ndx_pose`` is missing."""
-    for package in ("pynwb", "ndx_pose"):
-        try:
-            importlib.import_module(package)
-        except ImportError as err:
-            raise ImportError(f"NWB export needs the {package!r} package: {NWB_EXTRA}") from err
+    require_extra("NWB export", ("pynwb", "ndx_pose"), "nwb")
 
 
 def table_individuals(table: pd.DataFrame) -> list[tuple[str, np.ndarray, list[str]]]:

@@ -1,4 +1,4 @@
-"""ONNX export needs the ``export`` extra and says so; TorchScript needs nothing more."""
+"""ONNX export needs the ``export`` extra and says so (NWB the ``nwb`` extra); TorchScript needs nothing more."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ def test_missing_onnx_names_the_extra_before_loading(package: str, tmp_path: Pat
     monkeypatch.setitem(sys.modules, package, None)  # as if not installed: import raises ImportError
     with pytest.raises(ImportError, match=rf"needs the '{package}' package: pip install 'lightning_pose_arch\[export\]'"):
         main(["export", "--checkpoint", str(tmp_path / "never_read.ckpt"), "--format", "onnx"])
+
+
+@pytest.mark.parametrize("package", ["pynwb", "ndx_pose"])
+def test_missing_nwb_package_names_the_extra(package: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, package, None)
+    with pytest.raises(ImportError, match=rf"NWB export needs the '{package}' package: pip install "
+                                          r"'lightning_pose_arch\[nwb\]'$"):
+        main(["export-nwb", str(tmp_path / "never_read.h5"), "--video", str(tmp_path / "v.mp4")])
 
 
 def test_torchscript_export_works_without_onnx(checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
