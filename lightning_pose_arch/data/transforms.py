@@ -141,18 +141,21 @@ class KeypointTransform:
             return affine(1.0, 1.0, 0.0, 0.0)
         return self.native_resolution.sample_window(keypoints, frame_size, self.input_size, self.rng)
 
-    def sample_matrix(self, start: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """``start`` (file → input pixels) followed by a random zoom/rotation/shift and flip; ``(matrix, flipped)``."""
-        aug = self.augmentation
+    def sample_matrix(
+        self, start: torch.Tensor, rng: np.random.Generator | None = None
+    ) -> tuple[torch.Tensor, bool]:
+        """``start`` (file → input pixels) followed by a random zoom/rotation/shift and flip; ``(matrix, flipped)``.
+        Draws from ``rng`` (default: the transform's own stream)."""
+        aug, rng = self.augmentation, rng or self.rng
         if aug is None:
             return start, False
         height, width = self.input_size
         steps = [start]
-        if self.rng.random() < aug.affine_p:
-            shift = self.rng.uniform(-aug.translate, aug.translate, size=2) * (width, height)
-            steps.append(center_affine_matrix(self.input_size, self.rng.uniform(1 - aug.scale, 1 + aug.scale),
-                                              self.rng.uniform(-aug.rotation, aug.rotation), shift.tolist()))
-        flipped = bool(self.rng.random() < aug.hflip_p)
+        if rng.random() < aug.affine_p:
+            shift = rng.uniform(-aug.translate, aug.translate, size=2) * (width, height)
+            steps.append(center_affine_matrix(self.input_size, rng.uniform(1 - aug.scale, 1 + aug.scale),
+                                              rng.uniform(-aug.rotation, aug.rotation), shift.tolist()))
+        flipped = bool(rng.random() < aug.hflip_p)
         if flipped:
             steps.append(hflip_matrix(width))
         return compose(*steps), flipped

@@ -11,17 +11,17 @@ integer coordinates on both sides, as everywhere in the package.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from lightning.pytorch.utilities import CombinedLoader
 from torch.utils.data import DataLoader, IterableDataset
 
+from lightning_pose_arch.data.transforms import AugmentationConfig, KeypointTransform
 from lightning_pose_arch.data.video_reader import VideoReader
+from lightning_pose_arch.models.coordinates import invert_affine, resize_matrix, transform_keypoints, warp_image
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
@@ -54,9 +54,14 @@ class UnlabeledConfig:
         if self.clip_length < 2 or self.batch_size < 1:
             raise ValueError(f"unlabeled clip_length must be >= 2 and batch_size >= 1, got "
                              f"clip_length={self.clip_length}, batch_size={self.batch_size}")
-        if not 0 <= self.scale < 1 or self.rotation < 0 or not 0 <= self.translate < 1 or not 0 <= self.affine_p <= 1:
-            raise ValueError(f"unlabeled scale and translate must be in [0, 1), rotation >= 0, affine_p in [0, 1], "
-                             f"got {self}")
+        _ = self.augmentation  # AugmentationConfig checks the ranges
+
+    @property
+    def augmentation(self) -> AugmentationConfig:
+        """The clips' geometric augmentation (no flip: a clip's left/right labels are unknown; no photometric
+        change)."""
+        return AugmentationConfig(scale=self.scale, rotation=self.rotation, translate=self.translate,
+                                  affine_p=self.affine_p, hflip_p=0.0, brightness_contrast_p=0.0)
 
 
 def find_videos(entries: list[str]) -> list[Path]:
@@ -75,47 +80,16 @@ def find_videos(entries: list[str]) -> list[Path]:
     return videos
 
 
-def resize_matrix(frame_size: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
-    """``[3, 3]`` map from frame pixels (width, height) to input pixels (height, width), centers at integers."""
-    scale_x, scale_y = image_size[1] / frame_size[0], image_size[0] / frame_size[1]
-    return np.array([[scale_x, 0, 0.5 * scale_x - 0.5], [0, scale_y, 0.5 * scale_y - 0.5], [0, 0, 1]])
-
-
-def random_affine(rng: np.random.Generator, image_size: tuple[int, int], cfg: UnlabeledConfig) -> np.ndarray:
-    """``[3, 3]`` random rotation + zoom about the input's center, then a shift (identity with 1 - affine_p)."""
-    if rng.random() >= cfg.affine_p:
-        return np.eye(3)
-    angle = math.radians(rng.uniform(-cfg.rotation, cfg.rotation))
-    zoom = rng.uniform(1 - cfg.scale, 1 + cfg.scale)
-    height, width = image_size
-    shift = rng.uniform(-cfg.translate, cfg.translate, size=2) * (width, height)
-    center = np.array([(width - 1) / 2, (height - 1) / 2])
-    linear = zoom * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
-    matrix = np.eye(3)
-    matrix[:2, :2] = linear
-    matrix[:2, 2] = center + shift - linear @ center
-    return matrix
-
-
-def warp_clip(frames: np.ndarray, matrix: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
-    """Warp every frame of ``[T, H0, W0, 3]`` by the same ``matrix`` (frame → input pixels) into ``[T, H, W, 3]``."""
-    size = (image_size[1], image_size[0])
-    return np.stack([cv2.warpAffine(frame, matrix[:2], size, flags=cv2.INTER_LINEAR) for frame in frames])
-
-
 def input_to_video(points: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """Map ``points [B, ..., 2+]`` (x, y first) from input pixels back to video pixels with the inverse of
-    each clip's ``matrix [B, 3, 3]``; extra channels (scores) are kept. Inverted in float64 (exact to ~1e-9 px)."""
-    inverse = torch.linalg.inv(matrix.to(torch.float64)).to(points.dtype)
-    flat = points[..., :2].reshape(points.shape[0], -1, 2)
-    mapped = flat @ inverse[:, :2, :2].transpose(1, 2) + inverse[:, None, :2, 2]
-    return torch.cat([mapped.reshape(*points.shape[:-1], 2), points[..., 2:]], dim=-1)
+    each clip's ``matrix [B, 2, 3]``; extra channels (scores) are kept. Inverted in float64."""
+    return transform_keypoints(points.double(), invert_affine(matrix.double())).to(points.dtype)
 
 
 class VideoClipDataset(IterableDataset):
     """An endless stream of augmented clips from random positions in ``videos``.
 
-    Yields ``{"frames": [T, 3, H, W] uint8, "matrix": [3, 3] float64 (video → input pixels),
+    Yields ``{"frames": [T, 3, H, W] uint8, "matrix": [2, 3] float64 (video → input pixels),
     "video": int, "start": int}``. Positions are uniform over every clip start of every video.
     Each iteration draws its seed from torch's generator, so it follows ``seed_everything`` (and
     each DataLoader worker's own seed) and differs from epoch to epoch.
@@ -133,6 +107,7 @@ class VideoClipDataset(IterableDataset):
             raise ValueError(f"unlabeled videos shorter than clip_length={cfg.clip_length}: {short}")
         self.image_size = image_size
         self.cfg = cfg
+        self.transform = KeypointTransform(image_size, cfg.augmentation)  # the labeled frames' geometry
         starts = np.array([r.num_frames - cfg.clip_length + 1 for r in self.readers], dtype=np.float64)
         self.video_probabilities = starts / starts.sum()
 
@@ -141,11 +116,11 @@ class VideoClipDataset(IterableDataset):
         video = int(rng.choice(len(self.readers), p=self.video_probabilities))
         reader = self.readers[video]
         start = int(rng.integers(0, reader.num_frames - self.cfg.clip_length + 1))
-        matrix = random_affine(rng, self.image_size, self.cfg) @ resize_matrix((reader.width, reader.height),
-                                                                               self.image_size)
-        frames = warp_clip(reader.read_clip(start, self.cfg.clip_length), matrix, self.image_size)
-        return {"frames": torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(),
-                "matrix": torch.from_numpy(matrix), "video": video, "start": start}
+        matrix, _ = self.transform.sample_matrix(resize_matrix((reader.height, reader.width), self.image_size), rng)
+        frames = np.stack([warp_image(frame, matrix, self.image_size)
+                           for frame in reader.read_clip(start, self.cfg.clip_length)])
+        return {"frames": torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous(), "matrix": matrix,
+                "video": video, "start": start}
 
     def __iter__(self):
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item()))

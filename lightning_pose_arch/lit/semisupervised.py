@@ -26,7 +26,7 @@ class ConsistencyTerms(nn.Module):
     """Decode clip keypoints differentiably from one head, map them to video pixels, apply every loss.
 
     ``forward(model, clips, epoch)`` with ``clips = {"frames": [B, T, 3, H, W] uint8,
-    "matrix": [B, 3, 3]}`` returns ``{"total": Σ weight_at(epoch) · loss, <name>: loss, ...}``.
+    "matrix": [B, 2, 3]}`` returns ``{"total": Σ weight_at(epoch) · loss, <name>: loss, ...}``.
 
     Args:
         losses: ``{name: loss}`` (dicts with ``type`` are built by ``CONSISTENCY_LOSSES``).

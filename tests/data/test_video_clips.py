@@ -10,14 +10,9 @@ import torch
 
 from helpers import write_video
 from lightning_pose_arch.data import video_reader
-from lightning_pose_arch.data.video_clips import (
-    UnlabeledConfig,
-    VideoClipDataset,
-    find_videos,
-    input_to_video,
-    random_affine,
-    resize_matrix,
-)
+from lightning_pose_arch.data.transforms import KeypointTransform
+from lightning_pose_arch.data.video_clips import UnlabeledConfig, VideoClipDataset, find_videos, input_to_video
+from lightning_pose_arch.models.coordinates import resize_matrix, transform_keypoints
 from lightning_pose_arch.data.video_reader import VideoReader
 
 FRAMES, WIDTH, HEIGHT = 40, 96, 64
@@ -66,21 +61,21 @@ def test_opencv_fallback_reads_the_same_frames(blob_video: Path, monkeypatch: py
 def test_undo_is_exact() -> None:
     rng = np.random.default_rng(0)
     cfg = UnlabeledConfig(videos=["x.mp4"], rotation=30, scale=0.2, translate=0.1, affine_p=1.0)
-    matrices = torch.tensor(np.stack([random_affine(rng, (64, 128), cfg) @ resize_matrix((640, 480), (64, 128))
-                                      for _ in range(4)]))
+    transform = KeypointTransform((64, 128), cfg.augmentation)
+    matrices = torch.stack([transform.sample_matrix(resize_matrix((480, 640), (64, 128)), rng)[0] for _ in range(4)])
+    assert not torch.allclose(matrices[0], matrices[1])  # one draw per clip
     video_points = torch.rand(4, 5, 7, 2, dtype=torch.float64) * torch.tensor([640.0, 480.0])
-    homogeneous = torch.cat([video_points, torch.ones(4, 5, 7, 1, dtype=torch.float64)], dim=-1)
-    input_points = torch.einsum("bij,btkj->btki", matrices, homogeneous)[..., :2].float()
+    input_points = transform_keypoints(torch.cat([video_points, torch.ones(4, 5, 7, 1, dtype=torch.float64)], -1),
+                                       matrices)[..., :2].float()
     scores = torch.rand(4, 5, 7, 1)
     back = input_to_video(torch.cat([input_points, scores], dim=-1), matrices)
     assert (back[..., :2] - video_points.float()).abs().max().item() < 1e-3
     assert torch.equal(back[..., 2:], scores)
 
 
-def test_resize_matrix_maps_pixel_centers() -> None:
-    matrix = resize_matrix((640, 480), (240, 320))  # half size: pixel 0.5 of the input covers pixels 0, 1
-    assert matrix @ np.array([0.5, 0.5, 1.0]) == pytest.approx([0.0, 0.0, 1.0])
-    assert matrix @ np.array([639.0, 479.0, 1.0]) == pytest.approx([319.25, 239.25, 1.0])
+def test_clip_augmentation_ranges_are_checked() -> None:
+    with pytest.raises(ValueError, match="augmentation scale and translate must be in"):
+        UnlabeledConfig(videos=["x.mp4"], scale=1.5)
 
 
 def test_clip_is_consecutive_with_one_augmentation_undone_on_content(blob_video: Path) -> None:

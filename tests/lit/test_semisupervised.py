@@ -45,7 +45,7 @@ def test_training_batches_pair_labeled_frames_with_clips(synthetic_project: Path
     assert len(batches) == len(data.train_dataloader().iterables["labeled"])  # the labeled loader sets the epoch
     batch = batches[0][0] if isinstance(batches[0], tuple) else batches[0]
     assert batch["labeled"]["image"].shape == (4, 3, 64, 96)
-    assert batch["unlabeled"]["frames"].shape == (2, 3, 3, 64, 96) and batch["unlabeled"]["matrix"].shape == (2, 3, 3)
+    assert batch["unlabeled"]["frames"].shape == (2, 3, 3, 64, 96) and batch["unlabeled"]["matrix"].shape == (2, 2, 3)
 
 
 def test_labeled_train_poses_are_file_pixels_with_nan_for_missing(synthetic_project: Path) -> None:
