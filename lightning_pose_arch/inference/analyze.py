@@ -141,18 +141,27 @@ def analyze(
     inferencer = build_inferencer(module, checkpoint, detector, device, trust_checkpoint, flip_test, precision)
     dlc_compatible = dlc_project(module) is not None if dlc_compatible is None else dlc_compatible
     scorer = scorer or (dlc_scorer(module, checkpoint) if dlc_compatible else model_name(module, checkpoint))
-    if shard is not None:
-        chosen = shard.select([len(source) for source in sources])
-        sources, bases = [sources[i] for i in chosen], [bases[i] for i in chosen]
     written: list[Path] = []
-    for source, base in zip(sources, bases):
-        stem = output_stem(base, scorer, dlc_compatible)
-        if not overwrite and outputs_exist(stem):
-            print(f"skipped {source.path}: {stem}.h5 exists (--overwrite to analyze it again)", file=sys.stderr)
-            continue
+    for source, stem in pending_sources(sources, [output_stem(base, scorer, dlc_compatible) for base in bases],
+                                        overwrite, shard):
         written += analyze_source(module, inferencer, source, stem, scorer, built_tracker, batch_size, progress,
                                   dlc_meta=dlc_compatible and source.is_video)
     return written
+
+
+def pending_sources(
+    sources: list[FrameSource], stems: list[Path], overwrite: bool, shard: Shard | None
+) -> list[tuple[FrameSource, Path]]:
+    """``(source, output stem)`` pairs this process analyzes: its shard's, less those already written (unless
+    ``overwrite``; each skip is announced)."""
+    chosen = range(len(sources)) if shard is None else shard.select([len(source) for source in sources])
+    pending = []
+    for source, stem in ((sources[i], stems[i]) for i in chosen):
+        if not overwrite and outputs_exist(stem):
+            print(f"skipped {source.path}: {stem}.h5 exists (--overwrite to analyze it again)", file=sys.stderr)
+        else:
+            pending.append((source, stem))
+    return pending
 
 
 def analyze_source(

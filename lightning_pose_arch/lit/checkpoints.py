@@ -159,16 +159,6 @@ def _not_a_checkpoint(path: Path, err: BaseException) -> ConfigError:
                        "`lpa fit` or Trainer.save_checkpoint (a copy cut short also reads like this)")
 
 
-def find_last_checkpoint(trainer: L.Trainer) -> str | None:
-    """The newest ``last*.ckpt`` of any earlier run under ``trainer.default_root_dir`` or a checkpoint folder.
-
-    Lightning's ``ckpt_path="last"`` looks only in the *current* run's folder, which a new
-    process (a new ``version_N``) has not written yet; this looks in every earlier run.
-    """
-    candidates = [p for folder in checkpoint_folders(trainer) for p in folder.rglob("last*.ckpt") if p.is_file()]
-    return str(max(candidates, key=lambda p: p.stat().st_mtime)) if candidates else None
-
-
 def checkpoint_folders(trainer: L.Trainer) -> set[Path]:
     """``trainer.default_root_dir`` and every checkpoint callback's folder that exists (searched recursively)."""
     folders = {Path(trainer.default_root_dir)}

@@ -18,7 +18,6 @@ from lightning_pose_arch.lit.checkpoints import (
     AtomicCheckpointIO,
     PoseCheckpoint,
     UntrustedCheckpointError,
-    find_last_checkpoint,
 )
 from lightning_pose_arch.lit.module import PoseLitModule
 
@@ -53,8 +52,8 @@ def test_trainer_checkpoints_load_with_weights_only(synthetic_project: Path, tmp
                         enable_model_summary=False, plugins=[AtomicCheckpointIO()],
                         callbacks=[L.pytorch.callbacks.ModelCheckpoint(save_last=True)])
     trainer.fit(module, datamodule)
-    last = find_last_checkpoint(trainer)
-    assert last is not None and last.endswith("last.ckpt")
+    last = trainer.checkpoint_callback.last_model_path
+    assert last.endswith("last.ckpt")
     contents = torch.load(last, weights_only=True)
     expected = {"state_dict", "optimizer_states", "lr_schedulers", "callbacks", "loops", "hyper_parameters"}
     assert expected <= set(contents)
