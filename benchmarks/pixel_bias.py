@@ -1,6 +1,6 @@
 """Pixel error and signed bias of a checkpoint on its test frames, in file pixels, with and without flip test.
 
-    PYTHONPATH=$PWD python benchmarks/pixel_bias.py CKPT [--project DIR] [--split test] [--device cpu]
+    PYTHONPATH=$PWD python benchmarks/pixel_bias.py CKPT [--project DIR] [--split test|all] [--device cpu]
 
 Predicts the frames of the checkpoint's own split (saved in the checkpoint by
 training; else the data module's seeded split) through the model's input step
@@ -29,7 +29,10 @@ DEFAULT_PROJECT = "../shared/data/openfield-Pranav-2018-10-30"
 
 
 def checkpoint_split(path: Path, project: str, split: str) -> list[str]:
-    """Frame paths of ``split``: from the data module state saved in the checkpoint, else the seeded split."""
+    """Frame paths of ``split``: from the data module state saved in the checkpoint, else the seeded split
+    (``"all"``: every labeled frame)."""
+    if split == "all":
+        return list(PoseDataModule(project, num_workers=0).project.image_paths)
     contents = read_checkpoint(path)
     for value in contents.values():
         if isinstance(value, dict) and isinstance(value.get("split"), dict) and split in value["split"]:
@@ -60,7 +63,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--project", default=DEFAULT_PROJECT)
-    parser.add_argument("--split", default="test", choices=["train", "val", "test"])
+    parser.add_argument("--split", default="test", choices=["train", "val", "test", "all"],
+                        help="frames to predict (all: every labeled frame, trained on or not)")
     parser.add_argument("--device", default="cpu")
     options = parser.parse_args()
     torch.set_num_threads(2)
