@@ -18,7 +18,7 @@ from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.yaml_files import load_yaml
 
 ASSETS = resources.files("lightning_pose_arch") / "assets"
-DEMO_IMAGE_SIZE = (256, 320)
+DEMO_IMAGE_SIZE = (128, 160)
 
 
 def example_project() -> Path:
