@@ -29,7 +29,7 @@ DLC_TEST_FRAMES = ["img0044.png", "img0047.png", "img0064.png", "img0067.png", "
 
 
 class EpochClock(L.Callback):
-    """Records, after each validation, the seconds since fit started and the validation mean pixel error."""
+    """Records, after each epoch and its validation, the seconds since fit started and the validation mean pixel error."""
 
     def __init__(self) -> None:
         self.start = 0.0
@@ -38,9 +38,8 @@ class EpochClock(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.start = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # after the epoch's validation, whose metrics the module logs in its own epoch-end hook
         error = float(trainer.callback_metrics["val/mean_pixel_error"])
         self.rows.append({"epoch": trainer.current_epoch + 1, "seconds": time.perf_counter() - self.start,
                           "test_error_px": error})
@@ -81,6 +80,7 @@ def main() -> None:
     options = parser.parse_args()
 
     from lightning_pose_arch.data.datamodule import PoseDataModule
+    from lightning_pose_arch.data.native import NativeResolutionConfig
     from lightning_pose_arch.data.formats import read_labeled_data
     from lightning_pose_arch.data.split import save_split
     from lightning_pose_arch.lit.module import PoseLitModule
@@ -95,6 +95,8 @@ def main() -> None:
     save_split(dlc_split(read_labeled_data(PROJECT).image_paths), split_file)
     L.seed_everything(recipe.get("seed_everything", 42), verbose=False)
     data.update(project_dir=PROJECT, split_file=split_file)
+    if data.get("native_resolution"):  # the YAML's dict; LightningCLI would build the dataclass from it
+        data["native_resolution"] = NativeResolutionConfig(**data["native_resolution"])
     clock = EpochClock()
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", default_root_dir=options.out, callbacks=[clock],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
