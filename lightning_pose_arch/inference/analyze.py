@@ -107,11 +107,9 @@ def analyze(
     For each source, writes ``<stem>_<model name>.h5`` and ``.csv`` next to it
     (or into ``out_dir``): MultiIndex columns ``scorer / [individuals /]
     bodyparts / coords`` (x, y, likelihood) in the frames' pixels, rows
-    frame numbers (videos) or file names (images). Files are written
-    atomically: an interrupted run leaves no partial file. ``trust_checkpoint``: see
-    :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model
-    (trained with ``data.crop``) needs ``detector``, a checkpoint of ``lpa detector fit``
-    (see :class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
+    frame numbers (videos) or file names (images), written atomically. ``trust_checkpoint``: see
+    :func:`~lightning_pose_arch.inference.runner.load_module`. A top-down pose model (``data.crop``)
+    needs ``detector``, from ``lpa detector fit`` (:class:`~lightning_pose_arch.inference.topdown.TopDownInferencer`).
 
     Videos of multi-animal models are tracked: the table's individuals are stable identities
     named as in the project (``tracker``: ``None`` for the default
