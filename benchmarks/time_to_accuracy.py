@@ -8,7 +8,8 @@ started (evaluation included) and the test mean pixel error. The summary gives
 the first time the error reached ``--target`` (DeepLabCut 3.0.2's 12-epoch error
 there, 33.8 px), whether it stayed below from then on, and the error at
 ``--deadline`` seconds (DeepLabCut's 12-epoch wall time, measured in the same
-session with ``../shared/anchors/dlc/run_openfield.py``).
+session with ``../shared/anchors/dlc/run_openfield.py``). The final model is saved
+as ``OUT/last.ckpt`` (for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
 
 Run: ``python benchmarks/time_to_accuracy.py [--recipe R.yaml] [--epochs N] [--target 33.8] [--deadline S]
 [--out DIR]``
@@ -80,28 +81,25 @@ def main() -> None:
     options = parser.parse_args()
 
     from lightning_pose_arch.data.datamodule import PoseDataModule
-    from lightning_pose_arch.data.native import NativeResolutionConfig
     from lightning_pose_arch.data.formats import read_labeled_data
     from lightning_pose_arch.data.split import save_split
     from lightning_pose_arch.lit.module import PoseLitModule
     from lightning_pose_arch.yaml_files import load_yaml
 
     recipe = load_yaml(options.recipe)
-    cfg, data, trainer_cfg = recipe["model"]["cfg"], dict(recipe["data"]), recipe["trainer"]
+    cfg, data, trainer_cfg = recipe["model"]["cfg"], recipe["data"], recipe["trainer"]
     epochs = options.epochs or trainer_cfg["max_epochs"]
     if options.epochs and cfg.get("scheduler", {}).get("T_max"):
         cfg["scheduler"]["T_max"] = epochs
     split_file = options.out / "split.json"
     save_split(dlc_split(read_labeled_data(PROJECT).image_paths), split_file)
     L.seed_everything(recipe.get("seed_everything", 42), verbose=False)
-    data.update(project_dir=PROJECT, split_file=split_file)
-    if data.get("native_resolution"):  # the YAML's dict; LightningCLI would build the dataclass from it
-        data["native_resolution"] = NativeResolutionConfig(**data["native_resolution"])
     clock = EpochClock()
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", default_root_dir=options.out, callbacks=[clock],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         log_every_n_steps=trainer_cfg.get("log_every_n_steps", 5))
-    trainer.fit(PoseLitModule(cfg), PoseDataModule(**data))
+    trainer.fit(PoseLitModule(cfg), PoseDataModule.from_config(data, project_dir=PROJECT, split_file=split_file))
+    trainer.save_checkpoint(options.out / "last.ckpt")  # for benchmarks/pixel_bias.py and lpa analyze
     summary = summarize(clock.rows, options.target, options.deadline)
     (options.out / "time_to_accuracy.json").write_text(json.dumps({"recipe": str(options.recipe), "epochs": clock.rows,
                                                                    "summary": summary}, indent=1))

@@ -26,7 +26,6 @@ import lightning as L
 import torch
 
 from lightning_pose_arch.data.datamodule import PoseDataModule
-from lightning_pose_arch.data.native import NativeResolutionConfig
 from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.lit.module import PoseLitModule
 from lightning_pose_arch.yaml_files import load_yaml
@@ -57,10 +56,7 @@ def write_clip(source: Path, frames: int, out: Path) -> Path:
 def untrained_checkpoint(recipe: Path, out: Path) -> Path:
     """A checkpoint of ``recipe``'s model as ``lpa fit`` writes it, before any step."""
     config = load_yaml(recipe)
-    data = {key: value for key, value in config["data"].items() if key not in ("project_dir", "num_workers")}
-    if "native_resolution" in data:
-        data["native_resolution"] = NativeResolutionConfig(**data["native_resolution"])
-    datamodule = PoseDataModule(OPENFIELD, num_workers=0, **data)
+    datamodule = PoseDataModule.from_config(config["data"], project_dir=OPENFIELD, num_workers=0)
     module = PoseLitModule(config["model"]["cfg"], dataset_info=datamodule.dataset_info())
     trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu")
     trainer.strategy.connect(module)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,8 @@ from lightning_pose_arch.registry import ConfigError, check_types
 
 SIZE_MULTIPLE = 32  # the largest backbone stride: inputs must tile into whole feature cells
 SPLIT_FILENAME = "split.json"
+_SECTION_CLASSES = {"augmentation": AugmentationConfig, "crop": TopDownConfig, "unlabeled": UnlabeledConfig,
+                    "native_resolution": NativeResolutionConfig}  # a recipe's data sections → their settings classes
 
 
 class PoseDataModule(L.LightningDataModule):
@@ -139,6 +142,21 @@ class PoseDataModule(L.LightningDataModule):
             self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
         self.datasets: dict[str, PoseDataset | TopDownDataset] = {}
         self.image_sizes: dict[str, tuple[int, int]] = {}  # (width, height) of each labeled image, from setup
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], **overrides: Any) -> PoseDataModule:
+        """A data module from a recipe's ``data`` mapping (as written in YAML, its sections plain dicts), as
+        ``lpa fit`` builds it; ``overrides`` replace keys, e.g. ``project_dir``."""
+        kwargs = {**data, **overrides}
+        for key, settings_class in _SECTION_CLASSES.items():
+            section = kwargs.get(key)
+            if isinstance(section, Mapping):
+                unknown = sorted(set(section) - {f.name for f in fields(settings_class)})
+                if unknown:
+                    raise ConfigError(f"data.{key} has unknown key(s) {unknown}; valid: "
+                                      f"{sorted(f.name for f in fields(settings_class))}")
+                kwargs[key] = settings_class(**section)
+        return cls(**kwargs)
 
     @property
     def bodyparts(self) -> list[str]:

@@ -202,3 +202,19 @@ def test_cached_images_give_the_same_batches_without_reading_files(synthetic_pro
     batch = next(iter(cached.predict_dataloader()))
     assert torch.equal(batch["image"], expected["image"]) and torch.equal(batch["keypoints"], expected["keypoints"])
     assert next(iter(cached.train_dataloader()))["image"].shape == (4, 3, 64, 96)
+
+
+def test_from_config_builds_the_sections_of_a_recipe(synthetic_project: Path) -> None:
+    recipe_data = {"project_dir": "elsewhere", "image_size": [64, 96], "batch_size": 2, "num_workers": 0,
+                   "augmentation": {"rotation": 5.0}, "native_resolution": {"pad_multiple": 64}}
+    datamodule = PoseDataModule.from_config(recipe_data, project_dir=synthetic_project)
+    assert datamodule.project.root == synthetic_project
+    assert datamodule.augmentation.rotation == 5.0
+    assert datamodule.native_resolution.pad_multiple == 64
+    crop = PoseDataModule.from_config({"image_size": [64, 96], "crop": {"padding": 1.5}}, project_dir=synthetic_project)
+    assert crop.crop == TopDownConfig(padding=1.5)
+
+
+def test_from_config_names_an_unknown_section_key(synthetic_project: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data.augmentation has unknown key\(s\) \['rotate'\]; valid: .*'rotation'"):
+        PoseDataModule.from_config({"augmentation": {"rotate": 5.0}}, project_dir=synthetic_project)
