@@ -30,7 +30,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()  # decodes every byte: truncated or corrupt data raise here
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+            return np.array(ImageOps.exif_transpose(image).convert("RGB"))  # writable: torch.from_numpy warns on views
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         reason = str(err).replace(str(path), "file")
         raise OSError(f"image file {path} cannot be decoded as an image ({type(err).__name__}: {reason})") from err

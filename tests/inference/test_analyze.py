@@ -43,6 +43,7 @@ def test_video_and_images_give_the_same_keypoints_as_the_inferencer(
     table = pd.read_hdf(written[0])
     assert table.index[0] == "img0000.png" and len(table) == 16
     frame = read_image(folder / "img0000.png")
+    assert frame.flags.writeable  # torch.from_numpy warns on read-only arrays
     direct = Inferencer(load_module(checkpoint, "cpu"))(frame[None])[0, 0].numpy()
     np.testing.assert_allclose(table.iloc[0].to_numpy().reshape(4, 3), direct, atol=1e-4)
 
