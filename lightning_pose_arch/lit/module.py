@@ -29,7 +29,8 @@ from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
-CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channels_last")
+CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channels_last", "compile")
+COMPILE_KEYS = ("mode", "dynamic", "fullgraph", "backend")  # torch.compile's arguments a recipe may set
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
 EVAL_STAGES = ("val", "test")
 
@@ -42,6 +43,19 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
     check_optimization(cfg, DEFAULT_OPTIMIZER)
     if not isinstance(cfg.get("channels_last", False), bool):
         raise ConfigError(f"PoseLitModule cfg.channels_last must be true or false, got {cfg['channels_last']!r}")
+    compile_options(cfg.get("compile"))
+
+
+def compile_options(value: Any) -> dict[str, Any] | None:
+    """``cfg.compile`` → keyword arguments of ``torch.compile``; ``None`` when the model stays eager."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, Mapping) and set(value) <= set(COMPILE_KEYS):
+        return dict(value)
+    raise ConfigError(f"PoseLitModule cfg.compile must be true, false or a dict of torch.compile arguments "
+                      f"{list(COMPILE_KEYS)}, e.g. {{mode: max-autotune}}, got {value!r}")
 
 
 class PoseLitModule(L.LightningModule):
@@ -54,7 +68,9 @@ class PoseLitModule(L.LightningModule):
     video clips, see :class:`~lightning_pose_arch.lit.semisupervised.ConsistencyTerms`; needs a
     ``PoseDataModule(unlabeled=...)``), ``channels_last`` (``true``: weights and activations in
     channels-last memory order, for training and inference: faster convolutions on most GPUs and
-    with oneDNN on CPUs; see ``benchmarks/train_step.py``).
+    with oneDNN on CPUs; see ``benchmarks/train_step.py``), ``compile`` (``true`` or a dict of
+    ``torch.compile`` arguments, e.g. ``{mode: max-autotune, dynamic: false}``: the network's forward
+    is compiled for training; the first steps pay the compile time, checkpoints stay plain).
 
     The model is built as soon as ``dataset_info`` (bodyparts, image size,
     normalization; see ``PoseDataModule.dataset_info``) is known: at
@@ -122,6 +138,9 @@ class PoseLitModule(L.LightningModule):
                               f"the data has {data_info['bodyparts']}")
         if stage == "fit":  # fail now, not in the first training step
             check_model_fits_data(self.model, self.dataset_info, self.hparams["cfg"]["model"].get("heads") or {})
+            options = compile_options(self.hparams["cfg"].get("compile"))
+            if options is not None:  # in place: the state dict keeps its keys, so checkpoints load uncompiled
+                self.model.compile(**options)
         if self.consistency is not None and stage == "fit":
             self.consistency.fit(self.model, datamodule)
         elif stage == "fit" and getattr(datamodule, "unlabeled", None) is not None:

@@ -11,6 +11,7 @@ from helpers import heatmap_model_cfg
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.data.synthetic_multi import example_multi_animal_project
 from lightning_pose_arch.data.topdown import TopDownConfig
+from lightning_pose_arch.data.transforms import AugmentationConfig
 from lightning_pose_arch.inference.analyze import analyze
 from lightning_pose_arch.inference.writer import PredictionWriter
 from lightning_pose_arch.lit.module import PoseLitModule
@@ -28,6 +29,8 @@ def cfg(**overrides) -> dict:
         (dict(optimizer={"type": "Adamm"}), "did you mean 'Adam'"),
         (dict(scheduler={"type": "StepLR", "step_sise": 2}), "did you mean 'step_size'"),
         (dict(metrics={"pck": 3}), "metrics has unknown keys"),
+        (dict(compile={"mod": "max-autotune"}), r"cfg.compile must be true, false or a dict of torch.compile"),
+        (dict(compile="yes"), r"cfg.compile must be"),
     ],
 )
 def test_bad_config_fails_at_construction(bad: dict, message: str) -> None:
@@ -157,3 +160,25 @@ def test_channels_last_model_matches_the_default_layout() -> None:
     torch.testing.assert_close(got["bodypart"]["keypoints"], expected["bodypart"]["keypoints"], atol=1e-3, rtol=1e-4)
     with pytest.raises(ConfigError, match="channels_last must be true or false"):
         PoseLitModule({"model": heatmap_model_cfg(), "channels_last": "yes"})
+
+
+def test_compiled_training_matches_eager_and_checkpoints_stay_plain(synthetic_project: Path, tmp_path: Path) -> None:
+    def fit(compile_cfg: dict | None) -> tuple[PoseLitModule, L.Trainer]:
+        L.seed_everything(0, verbose=False)
+        module = PoseLitModule(cfg(compile=compile_cfg) if compile_cfg else cfg())
+        trainer = L.Trainer(max_steps=2, default_root_dir=tmp_path, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, limit_val_batches=0, deterministic=True)
+        data = PoseDataModule(synthetic_project, image_size=(64, 96), num_workers=0, batch_size=4, val_fraction=0.0,
+                              augmentation=AugmentationConfig(affine_p=0.0, hflip_p=0.0, brightness_contrast_p=0.0))
+        trainer.fit(module, data)
+        return module, trainer
+
+    # aot_eager traces forward and backward as torch.compile does, without generating C++ (fast in CI)
+    compiled, trainer = fit({"backend": "aot_eager", "dynamic": False})
+    eager, _ = fit(None)
+    assert compiled.model._compiled_call_impl is not None and eager.model._compiled_call_impl is None
+    for (name, got), (_, expected) in zip(compiled.model.state_dict().items(), eager.model.state_dict().items()):
+        torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4, msg=name)  # the same two optimizer steps
+    trainer.save_checkpoint(tmp_path / "compiled.ckpt")
+    reloaded = PoseLitModule.load_from_checkpoint(tmp_path / "compiled.ckpt")
+    assert reloaded.model.state_dict().keys() == eager.model.state_dict().keys()
