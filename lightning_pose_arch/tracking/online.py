@@ -42,6 +42,7 @@ class AssociationSettings:
     max_cost: float
     process_noise: float
     measurement_noise: float
+    duplicate_oks: float
 
 
 def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tracklet]:
@@ -49,7 +50,7 @@ def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tra
 
     Each frame: predict every live track one frame ahead, match tracks to the
     frame's usable detections (at least ``min_keypoints`` keypoints over
-    ``score_threshold``) by :func:`scipy.optimize.linear_sum_assignment` on
+    ``score_threshold``, duplicates removed by :func:`distinct_detections`) by :func:`scipy.optimize.linear_sum_assignment` on
     :func:`association_cost`, keep matches whose cost is at most ``max_cost``,
     start a track from each unmatched detection whose mean keypoint score
     reaches ``birth_score``, and end tracks unmatched for more than ``max_age`` frames.
@@ -61,28 +62,70 @@ def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tra
     for frame in range(num_frames):
         valid = valid_keypoints(detections[frame], settings.score_threshold)
         usable = valid.sum(axis=-1) >= settings.min_keypoints
+        usable[usable] = distinct_detections(detections[frame, usable], valid[usable], settings)
         points, valid, found = detections[frame, usable], valid[usable], np.flatnonzero(usable)
         kalman.predict()
         cost = association_cost(kalman.position, points[..., :2], valid, settings)
         rows, cols = linear_sum_assignment(cost) if cost.size else (np.empty(0, int), np.empty(0, int))
         accepted = cost[rows, cols] <= settings.max_cost
         rows, cols = rows[accepted], cols[accepted]
+        absorbed = absorb_parts(points, valid, cost, rows, cols, settings.max_cost)
         kalman.update(rows, points[cols, :, :2], valid[cols])
         ages = ages + 1
         ages[rows] = 0
         for row, col in zip(rows, cols):
-            observed[live_ids[row]].append((frame, detections[frame, found[col]]))
-        born = np.setdiff1d(np.arange(len(points)), cols)
-        born = born[np.nanmean(np.where(valid[born], points[born, :, 2], np.nan), axis=-1) >= settings.birth_score]
+            observed[live_ids[row]].append((frame, points[col]))
+        born = np.setdiff1d(np.arange(len(points)), np.concatenate([cols, absorbed]))
+        born = born[np.where(valid[born], points[born, :, 2], 0.0).mean(axis=-1) >= settings.birth_score]
         kalman.add(points[born, :, :2], valid[born])
         for col in born:
-            observed.append([(frame, detections[frame, found[col]])])
+            observed.append([(frame, points[col])])
         live_ids = np.concatenate([live_ids, np.arange(len(observed) - len(born), len(observed))])
         ages = np.concatenate([ages, np.zeros(len(born), np.int64)])
         alive = ages <= settings.max_age
         kalman.remove(alive)
         live_ids, ages = live_ids[alive], ages[alive]
     return [Tracklet(np.array([f for f, _ in obs]), np.stack([k for _, k in obs])) for obs in observed]
+
+
+def distinct_detections(points: np.ndarray, valid: np.ndarray, settings: AssociationSettings) -> np.ndarray:
+    """Which of one frame's detections ``[D, K, 3]`` (``valid [D, K]``) to keep ``[D]``: greedy non-maximum
+    suppression, most keypoints (then highest score sum) first, dropping a detection whose OKS against a kept
+    one reaches ``duplicate_oks``. Bottom-up grouping can emit an animal twice, e.g. a whole skeleton and a
+    pair of its keypoints left over; a part detected apart from the rest (disjoint keypoints) has OKS 0 and
+    stays."""
+    keep = np.ones(len(points), dtype=bool)
+    if len(points) < 2 or settings.duplicate_oks >= 1.0:
+        return keep
+    boxes = keypoint_boxes(points[..., :2], valid, settings.box_padding)
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1)
+    similarity = oks(points[..., :2], valid, points[..., :2], valid, areas, settings.oks_sigma)  # [kept, candidate]
+    strength = valid.sum(axis=-1) + np.where(valid, points[..., 2], 0.0).sum(axis=-1) / (valid.shape[1] + 1)
+    kept: list[int] = []
+    for index in np.argsort(-strength, kind="stable"):
+        if kept and similarity[kept, index].max() >= settings.duplicate_oks:
+            keep[index] = False
+        else:
+            kept.append(index)
+    return keep
+
+
+def absorb_parts(points: np.ndarray, valid: np.ndarray, cost: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                 max_cost: float) -> np.ndarray:
+    """Merge, in place, each unmatched detection into the matched detection of the track it fits best
+    (``cost [J, D]`` at most ``max_cost``) when the two share no keypoint: bottom-up grouping can split
+    one animal into parts (head and tail), and the part would otherwise start a second track on the same
+    animal. ``points [D, K, 3]``, ``valid [D, K]``; ``rows``/``cols``: the matches. Returns the merged
+    detections' indices."""
+    absorbed = []
+    for part in np.setdiff1d(np.arange(len(points)), cols):
+        fits = (cost[rows, part] <= max_cost) & ~(valid[cols] & valid[part]).any(axis=-1)
+        if fits.any():
+            whole = cols[np.flatnonzero(fits)[np.argmin(cost[rows[fits], part])]]
+            points[whole, valid[part]] = points[part, valid[part]]
+            valid[whole] |= valid[part]
+            absorbed.append(part)
+    return np.array(absorbed, dtype=np.int64)
 
 
 def association_cost(

@@ -129,3 +129,40 @@ def test_more_tracks_than_individuals_keeps_the_n_that_fit():
 def test_bad_detections_shape_is_rejected():
     with pytest.raises(ValueError, match=r"\[frames, detections, keypoints, 3\]"):
         KalmanTracker().track(np.zeros((5, 4, 3)), num_individuals=2)
+
+
+def test_an_animal_split_into_parts_is_tracked_as_one():
+    # bottom-up grouping sometimes emits an animal as two detections (head part, tail part): the part must not
+    # become a second track that takes an identity from the other animal
+    a, b = animal(line((20, 40), (1.5, 0), 60)), animal(line((150, 100), (-1.5, 0), 60), heading=np.pi)
+    head, tail = a.copy(), np.full_like(a, np.nan)
+    head[20:40, 2:], tail[20:40, 2:] = np.nan, a[20:40, 2:]
+    tracked = KalmanTracker().track(as_detections([head, tail, b], slots=4), num_individuals=2)
+    identity = identity_of(tracked, [a, b])
+    assert_stable(identity, 2)
+    np.testing.assert_allclose(tracked[:, identity[0].tolist().index(0)], a)  # the parts merged back, every frame
+
+
+def test_a_few_keypoints_do_not_start_a_track_but_continue_one():
+    a = animal(line((20, 40), (1.5, 0), 40))
+    stray = np.full_like(a, np.nan)
+    stray[5:30, :2] = [[100.0, 100.0, 0.5], [90.0, 100.0, 0.5]]  # two keypoints: mean score over K 0.25 < 0.3
+    sparse = a.copy()
+    sparse[10:30, 2:] = np.nan  # a seen by two keypoints only: its track goes on
+    tracked = KalmanTracker().track(as_detections([sparse, stray], slots=2), num_individuals=2)
+    identity = identity_of(tracked, [a, stray])
+    assert set(identity.ravel().tolist()) == {0, -1}  # the stray keypoint never became an animal
+    column = identity[0].tolist().index(0)
+    np.testing.assert_allclose(tracked[10:30, column, :2], a[10:30, :2])
+
+
+def test_a_duplicate_detection_of_an_animal_does_not_become_a_second_animal():
+    a = animal(line((20, 40), (1.5, 0), 40))
+    duplicate = np.full_like(a, np.nan)
+    duplicate[10:30, :2] = a[10:30, :2] + [1.0, -1.0, 0.0]  # two of a's keypoints again, as grouping can leave over
+    detections = as_detections([a, duplicate], slots=3)
+    tracked = KalmanTracker().track(detections, num_individuals=2)
+    assert_stable(identity_of(tracked, [a]), 1)
+    assert np.isnan(tracked[..., :2]).all(axis=(-1, -2)).any(axis=-1).all()  # one column stays empty throughout
+    kept = KalmanTracker(duplicate_oks=1.0).track(detections, num_individuals=2)
+    assert (np.isfinite(kept[12:30, ..., 0]).any(axis=-1).sum(axis=-1) == 2).all()  # kept: a second "animal"
