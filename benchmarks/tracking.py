@@ -129,7 +129,8 @@ def main() -> None:
         return
     if options.checkpoint is None:
         parser.error("e2e needs --checkpoint")
-    end_to_end(options.checkpoint, options.frames, options.seeds[0], out_dir)
+    for seed in options.seeds:
+        end_to_end(options.checkpoint, options.frames, seed, out_dir)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ class AssociationSettings:
     max_cost: float
     process_noise: float
     measurement_noise: float
-    duplicate_oks: float
 
 
 def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tracklet]:
@@ -50,7 +49,7 @@ def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tra
 
     Each frame: predict every live track one frame ahead, match tracks to the
     frame's usable detections (at least ``min_keypoints`` keypoints over
-    ``score_threshold``, duplicates removed by :func:`distinct_detections`) by :func:`scipy.optimize.linear_sum_assignment` on
+    ``score_threshold``) by :func:`scipy.optimize.linear_sum_assignment` on
     :func:`association_cost`, keep matches whose cost is at most ``max_cost``,
     start a track from each unmatched detection whose mean keypoint score
     reaches ``birth_score``, and end tracks unmatched for more than ``max_age`` frames.
@@ -62,8 +61,7 @@ def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tra
     for frame in range(num_frames):
         valid = valid_keypoints(detections[frame], settings.score_threshold)
         usable = valid.sum(axis=-1) >= settings.min_keypoints
-        usable[usable] = distinct_detections(detections[frame, usable], valid[usable], settings)
-        points, valid, found = detections[frame, usable], valid[usable], np.flatnonzero(usable)
+        points, valid = detections[frame, usable], valid[usable]
         kalman.predict()
         cost = association_cost(kalman.position, points[..., :2], valid, settings)
         rows, cols = linear_sum_assignment(cost) if cost.size else (np.empty(0, int), np.empty(0, int))
@@ -86,28 +84,6 @@ def associate(detections: np.ndarray, settings: AssociationSettings) -> list[Tra
         kalman.remove(alive)
         live_ids, ages = live_ids[alive], ages[alive]
     return [Tracklet(np.array([f for f, _ in obs]), np.stack([k for _, k in obs])) for obs in observed]
-
-
-def distinct_detections(points: np.ndarray, valid: np.ndarray, settings: AssociationSettings) -> np.ndarray:
-    """Which of one frame's detections ``[D, K, 3]`` (``valid [D, K]``) to keep ``[D]``: greedy non-maximum
-    suppression, most keypoints (then highest score sum) first, dropping a detection whose OKS against a kept
-    one reaches ``duplicate_oks``. Bottom-up grouping can emit an animal twice, e.g. a whole skeleton and a
-    pair of its keypoints left over; a part detected apart from the rest (disjoint keypoints) has OKS 0 and
-    stays."""
-    keep = np.ones(len(points), dtype=bool)
-    if len(points) < 2 or settings.duplicate_oks >= 1.0:
-        return keep
-    boxes = keypoint_boxes(points[..., :2], valid, settings.box_padding)
-    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1)
-    similarity = oks(points[..., :2], valid, points[..., :2], valid, areas, settings.oks_sigma)  # [kept, candidate]
-    strength = valid.sum(axis=-1) + np.where(valid, points[..., 2], 0.0).sum(axis=-1) / (valid.shape[1] + 1)
-    kept: list[int] = []
-    for index in np.argsort(-strength, kind="stable"):
-        if kept and similarity[kept, index].max() >= settings.duplicate_oks:
-            keep[index] = False
-        else:
-            kept.append(index)
-    return keep
 
 
 def absorb_parts(points: np.ndarray, valid: np.ndarray, cost: np.ndarray, rows: np.ndarray, cols: np.ndarray,

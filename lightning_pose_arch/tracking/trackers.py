@@ -37,8 +37,6 @@ class KalmanTracker(BaseTracker):
         max_cost: Matches costing more (in [0, 1]; 1 = nothing in common) are refused.
         process_noise: Kalman acceleration variance (px²/frame⁴): how fast animals change speed.
         measurement_noise: Kalman keypoint position variance (px²): the detector's error.
-        duplicate_oks: A frame's detection whose OKS against one with more keypoints reaches this is a
-            duplicate and is dropped before association (1: keep every detection).
         stitch: Link tracklets into the N individuals; ``false``: each tracklet takes the
             first identity free for its whole span (no linking over gaps by motion or shape).
         max_gap: Longest gap (frames) a link between tracklets may bridge.
@@ -51,22 +49,19 @@ class KalmanTracker(BaseTracker):
     def __init__(
         self, score_threshold: float = 0.1, min_keypoints: int = 2, birth_score: float = 0.3, max_age: int = 10,
         oks_sigma: float = 0.1, box_weight: float = 0.3, box_padding: float = 5.0, max_cost: float = 0.9,
-        process_noise: float = 4.0, measurement_noise: float = 4.0, duplicate_oks: float = 0.5, stitch: bool = True,
-        max_gap: int = 300,
+        process_noise: float = 4.0, measurement_noise: float = 4.0, stitch: bool = True, max_gap: int = 300,
         max_link_cost: float = 2.0, shape_weight: float = 1.0, min_length: int = 3, interpolate_gap: int = 5,
     ) -> None:
         checks = {"box_weight": 0 <= box_weight <= 1, "max_cost": 0 <= max_cost <= 1, "min_keypoints": min_keypoints >= 1,
                   "max_age": max_age >= 0, "oks_sigma": oks_sigma > 0, "process_noise": process_noise >= 0,
-                  "measurement_noise": measurement_noise > 0,
-                  "duplicate_oks": 0 < duplicate_oks <= 1, "max_gap": max_gap >= 1, "min_length": min_length >= 1,
+                  "measurement_noise": measurement_noise > 0, "max_gap": max_gap >= 1, "min_length": min_length >= 1,
                   "interpolate_gap": interpolate_gap >= 0, "max_link_cost": max_link_cost > 0}
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"KalmanTracker {name}={locals()[name]!r} is out of range "
                                  "(see the KalmanTracker docstring for valid values)")
         self.association = AssociationSettings(score_threshold, min_keypoints, birth_score, max_age, oks_sigma,
-                                               box_weight, box_padding, max_cost, process_noise, measurement_noise,
-                                               duplicate_oks)
+                                               box_weight, box_padding, max_cost, process_noise, measurement_noise)
         self.stitching = StitchSettings(score_threshold, max_gap, max_link_cost, shape_weight, min_length,
                                         interpolate_gap)
         self.stitch = stitch

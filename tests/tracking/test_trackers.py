@@ -155,14 +155,3 @@ def test_a_few_keypoints_do_not_start_a_track_but_continue_one():
     column = identity[0].tolist().index(0)
     np.testing.assert_allclose(tracked[10:30, column, :2], a[10:30, :2])
 
-
-def test_a_duplicate_detection_of_an_animal_does_not_become_a_second_animal():
-    a = animal(line((20, 40), (1.5, 0), 40))
-    duplicate = np.full_like(a, np.nan)
-    duplicate[10:30, :2] = a[10:30, :2] + [1.0, -1.0, 0.0]  # two of a's keypoints again, as grouping can leave over
-    detections = as_detections([a, duplicate], slots=3)
-    tracked = KalmanTracker().track(detections, num_individuals=2)
-    assert_stable(identity_of(tracked, [a]), 1)
-    assert np.isnan(tracked[..., :2]).all(axis=(-1, -2)).any(axis=-1).all()  # one column stays empty throughout
-    kept = KalmanTracker(duplicate_oks=1.0).track(detections, num_individuals=2)
-    assert (np.isfinite(kept[12:30, ..., 0]).any(axis=-1).sum(axis=-1) == 2).all()  # kept: a second "animal"
