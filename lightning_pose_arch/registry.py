@@ -42,6 +42,9 @@ def did_you_mean(name: str, choices: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
     if not close:
         return ""
+    best = difflib.SequenceMatcher(None, name, close[0]).ratio()
+    # only near-ties with the best: 'optimiser' is 'optimizer', not also 'compile' (ratio 0.5)
+    close = [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.15]
     return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 

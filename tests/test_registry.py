@@ -179,6 +179,8 @@ def test_constructor_error_keeps_type_and_notes_the_config():
 def test_did_you_mean_helper():
     assert did_you_mean("HeatmapHed", ["HeatmapHead", "DEKRHead"]) == "; did you mean 'HeatmapHead'?"
     assert did_you_mean("zzz", ["HeatmapHead"]) == ""
+    assert did_you_mean("optimiser", ["optimizer", "compile"]) == "; did you mean 'optimizer'?"  # not a 0.5 match
+    assert did_you_mean("HeatmapHed", ["HeatmapHead", "HeatmapHeads"]) == "; did you mean 'HeatmapHead' or 'HeatmapHeads'?"
 
 
 # --- registering ----------------------------------------------------------------------------------
