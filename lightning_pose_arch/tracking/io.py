@@ -77,7 +77,9 @@ def track_detections(path: str | Path, tracker: str | Path | Mapping[str, Any] |
     table, attributes = read_detections(path)
     built = build_tracker(tracker)
     individuals, bodyparts = attributes["individuals"], attributes["bodyparts"]
-    unique_bodyparts = attributes.get("unique_bodyparts") or []
+    # a model without a head for the project's unique bodyparts writes no "single" columns
+    has_unique = UNIQUE_INDIVIDUAL in table.columns.get_level_values("individuals")
+    unique_bodyparts = (attributes.get("unique_bodyparts") or []) if has_unique else []
     animals = table.drop(columns=UNIQUE_INDIVIDUAL, level="individuals", errors="ignore")
     slots = list(dict.fromkeys(animals.columns.get_level_values("individuals")))
     detections = animals.to_numpy(np.float64).reshape(len(table), len(slots), len(bodyparts), 3)

@@ -87,3 +87,13 @@ def test_a_file_that_is_not_a_detections_file(tmp_path):
     pd.DataFrame({"a": [1.0]}).to_hdf(path, key="other")
     with pytest.raises(ValueError, match="not a detections file written by lpa analyze"):
         read_detections(path)
+
+
+def test_lpa_track_on_a_model_without_a_unique_bodypart_head(fake_model, scene, tmp_path, monkeypatch):
+    # the project has a unique bodypart (marker) but the model no head for it: no "single" columns anywhere
+    monkeypatch.setattr(analyze_module, "predict_source", lambda *args: {"keypoints": scene[1].copy()})
+    written = analyze_module.analyze("model.ckpt", [scene[0]], out_dir=tmp_path, progress=False)
+    main(["track", str(written[2]), "--out", str(tmp_path / "again")])
+    again = pd.read_hdf(tmp_path / "again" / "clip_LPA_fake.h5")
+    assert list(again.columns.get_level_values("individuals").unique()) == INDIVIDUALS
+    np.testing.assert_array_equal(again.to_numpy(), pd.read_hdf(written[0]).to_numpy())
