@@ -151,10 +151,10 @@ class PoseDataModule(L.LightningDataModule):
         for key, settings_class in _SECTION_CLASSES.items():
             section = kwargs.get(key)
             if isinstance(section, Mapping):
-                unknown = sorted(set(section) - {f.name for f in fields(settings_class)})
-                if unknown:
-                    raise ConfigError(f"data.{key} has unknown key(s) {unknown}; valid: "
-                                      f"{sorted(f.name for f in fields(settings_class))}")
+                valid = {f.name for f in fields(settings_class)}
+                if set(section) - valid:
+                    raise ConfigError(f"data.{key} has unknown key(s) {sorted(set(section) - valid)}; valid: "
+                                      f"{sorted(valid)}")
                 kwargs[key] = settings_class(**section)
         return cls(**kwargs)
 
