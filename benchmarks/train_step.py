@@ -3,7 +3,7 @@
 Both sides take a batch of ``B×3×S×S`` uint8 frames with 4 keypoints per frame
 and do what their trainers do per step: forward, target generation, loss,
 backward, AdamW step. Ours is the ``model.cfg.model`` of a recipe (default:
-``experiments/openfield_resnet50_heatmap.yaml``), built for the openfield
+``experiments/openfield_resnet50_heatmap.yaml``) in the recipe's memory layout, built for the openfield
 bodyparts; DeepLabCut's is the model of its ``pytorch_config.yaml`` for the
 openfield project (``resnet_50``: timm ``resnet50_gn``, output stride 16, one
 deconvolution), built in DeepLabCut's own venv (``../shared/anchors/dlc/setup.sh``)
@@ -11,7 +11,7 @@ in a subprocess, from random weights. Each side runs alone, one after the other,
 with the same thread count.
 
 Run: ``python benchmarks/train_step.py [--recipe R.yaml] [--size 448] [--batch 8] [--steps 5]
-[--channels-last] [--dlc-python /tmp/dlc-venv/bin/python] [--dlc-config pytorch_config.yaml]``
+[--channels-last (both layouts)] [--dlc-python /tmp/dlc-venv/bin/python] [--dlc-work DIR]``
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 
 import torch
+
+from lightning_pose_arch.yaml_files import load_yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import median_time  # noqa: E402
@@ -63,7 +65,6 @@ def our_step_seconds(recipe: Path, size: int, batch: int, steps: int, channels_l
     """Median seconds of one training step of ``recipe``'s model on a random ``batch×3×size×size`` uint8 batch."""
     from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION
     from lightning_pose_arch.models.pose_model import PoseModel
-    from lightning_pose_arch.yaml_files import load_yaml
 
     torch.manual_seed(0)
     cfg = load_yaml(recipe)["model"]["cfg"]
@@ -112,7 +113,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=448)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--channels-last", action="store_true", help="also time ours in channels_last")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="time ours in both memory layouts (default: the recipe's channels_last)")
     parser.add_argument("--dlc-python", type=Path, default=Path("/tmp/dlc-venv/bin/python"))
     parser.add_argument("--dlc-work", type=Path, default=Path("/tmp/dlc-train-step"))
     options = parser.parse_args()
@@ -126,7 +128,8 @@ def main() -> None:
     else:
         print(f"(no DeepLabCut venv at {options.dlc_python}: run ../shared/anchors/dlc/setup.sh for the reference)")
     for recipe in options.recipe:
-        for channels_last in [False, True] if options.channels_last else [False]:
+        recipe_layout = bool(load_yaml(recipe)["model"]["cfg"].get("channels_last", False))
+        for channels_last in [False, True] if options.channels_last else [recipe_layout]:
             seconds = our_step_seconds(recipe, options.size, options.batch, options.steps, channels_last)
             name = recipe.stem + (" channels_last" if channels_last else "")
             speedup = f"{reference / seconds:5.2f}x" if reference else ""
