@@ -20,6 +20,7 @@ from lightning_pose_arch.inference.sources import FrameSource, collect_sources
 from lightning_pose_arch.inference.tables import read_predictions
 from lightning_pose_arch.registry import ConfigError
 from lightning_pose_arch.reference import main as reference_main
+from lightning_pose_arch.tracking import build_tracker
 from lightning_pose_arch.tracking.io import track_detections
 
 PARITY_TOLERANCE_PX = 1e-3
@@ -36,6 +37,15 @@ def _shard(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(err)) from err
 
 
+def _tracker(text: str) -> str:
+    """A ``--tracker`` value, checked while the arguments are parsed (a usage error, before any file is read)."""
+    try:
+        build_tracker(text)
+    except (ConfigError, ValueError, TypeError) as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    return text
+
+
 def analyze_command(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="lpa analyze", description=analyze.__doc__)
     parser.add_argument("paths", nargs="+", help="videos, images or folders")
@@ -46,7 +56,7 @@ def analyze_command(args: list[str]) -> None:
     parser.add_argument("--detector", default=None,
                         help="detector checkpoint (lpa detector fit) for a top-down pose model")
     parser.add_argument("--trust-checkpoint", action="store_true", help=TRUST_HELP)
-    parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
+    parser.add_argument("--tracker", type=_tracker, default=None, help=TRACKER_HELP)
     parser.add_argument("--flip-test", action="store_true",
                         help="average each prediction with the one on the mirrored frame (single-animal heads)")
     parser.add_argument("--overwrite", action="store_true", help="analyze again inputs whose tables exist")
@@ -75,7 +85,7 @@ def analyze_command(args: list[str]) -> None:
 def track_command(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="lpa track", description=track_detections.__doc__)
     parser.add_argument("detections", nargs="+", type=Path, help="<video>_<model>_detections.h5 from lpa analyze")
-    parser.add_argument("--tracker", default=None, help=TRACKER_HELP)
+    parser.add_argument("--tracker", type=_tracker, default=None, help=TRACKER_HELP)
     parser.add_argument("--out", default=None, help="output folder (default: next to each detections file)")
     options = parser.parse_args(args)
     for detections in options.detections:

@@ -53,3 +53,12 @@ def test_failing_inference_command_exits_non_zero(tmp_path: Path) -> None:
                      cwd=tmp_path)
     assert result.returncode != 0
     assert "missing.mp4" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["analyze", "track"])
+def test_bad_tracker_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    inputs = ["--checkpoint", "missing.ckpt", "video.mp4"] if command == "analyze" else ["video_detections.h5"]
+    result = run_lpa(command, *inputs, "--tracker", "{type: KalmanTracker, max_gap: 0}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]  # argparse's exit code for bad arguments
+    assert "argument --tracker" in result.stderr and "max_gap" in result.stderr
+    assert "Traceback" not in result.stderr
