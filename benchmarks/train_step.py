@@ -61,13 +61,13 @@ print(json.dumps({"seconds": statistics.median(times)}))
 """
 
 
-def our_step_seconds(recipe: Path, size: int, batch: int, steps: int, channels_last: bool) -> float:
-    """Median seconds of one training step of ``recipe``'s model on a random ``batch×3×size×size`` uint8 batch."""
+def our_step_seconds(cfg: dict, size: int, batch: int, steps: int, channels_last: bool) -> float:
+    """Median seconds of one training step of a recipe's model (``cfg``: its ``model.cfg``) on a random
+    ``batch×3×size×size`` uint8 batch."""
     from lightning_pose_arch.data.transforms import IMAGENET_NORMALIZATION
     from lightning_pose_arch.models.pose_model import PoseModel
 
     torch.manual_seed(0)
-    cfg = load_yaml(recipe)["model"]["cfg"]
     model = PoseModel.from_config(cfg["model"], num_keypoints={"keypoints": len(BODYPARTS), "unique_keypoints": 0},
                                   image_size=(size, size), normalization=IMAGENET_NORMALIZATION).train()
     if channels_last:
@@ -128,9 +128,9 @@ def main() -> None:
     else:
         print(f"(no DeepLabCut venv at {options.dlc_python}: run ../shared/anchors/dlc/setup.sh for the reference)")
     for recipe in options.recipe:
-        recipe_layout = bool(load_yaml(recipe)["model"]["cfg"].get("channels_last", False))
-        for channels_last in [False, True] if options.channels_last else [recipe_layout]:
-            seconds = our_step_seconds(recipe, options.size, options.batch, options.steps, channels_last)
+        cfg = load_yaml(recipe)["model"]["cfg"]
+        for channels_last in [False, True] if options.channels_last else [bool(cfg.get("channels_last", False))]:
+            seconds = our_step_seconds(cfg, options.size, options.batch, options.steps, channels_last)
             name = recipe.stem + (" channels_last" if channels_last else "")
             speedup = f"{reference / seconds:5.2f}x" if reference else ""
             print(f"{name:<60} {seconds:7.2f} s   {speedup}")
