@@ -54,6 +54,7 @@ BACKBONE_VARIANTS = [
     (dict(type="ResNet", variant="50", output_stride=16), 2048, 16),
     (dict(type="ResNet", variant="50", output_stride=8), 2048, 8),
     (dict(type="ResNet", variant="101"), 2048, 32),
+    (dict(type="ResNet", variant="50_gn", output_stride=16), 2048, 16),
     (dict(type="HRNet", variant="w18"), 18 + 36 + 72 + 144, 4),
     (dict(type="HRNet", variant="w32"), 32 + 64 + 128 + 256, 4),
     (dict(type="HRNet", variant="w48"), 48 + 96 + 192 + 384, 4),
@@ -154,6 +155,16 @@ def test_backward_reaches_every_backbone_parameter(cfg):
 def test_backbone_rejects_unknown_variant(name):
     with pytest.raises(ValueError, match="variant"):
         BACKBONES.build(dict(type=name, variant="w7"))
+
+
+def test_resnet_50_gn_normalizes_each_sample_alone():
+    """GroupNorm, not BatchNorm: a sample's features do not depend on the others in its batch, even in training."""
+    backbone = BACKBONES.build(dict(type="ResNet", variant="50_gn")).train()
+    norms = [module for module in backbone.modules() if "Norm" in type(module).__name__]
+    assert norms and all(isinstance(module, torch.nn.GroupNorm) for module in norms)  # timm's subclass
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone(images)[:1], backbone(images[:1]), rtol=1e-4, atol=1e-5)
 
 
 def test_resnet_rejects_bad_output_stride():

@@ -1,4 +1,4 @@
-"""ResNet-50/101 backbones (timm), with optional dilation for output stride 16 or 8."""
+"""ResNet-50/101 backbones (timm; ResNet-50 also with GroupNorm), with optional dilation for output stride 16 or 8."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import torch
 
 from lightning_pose_arch.models.backbones.base import BACKBONES, BaseBackbone, check_out_indices, create_timm_features
 
-RESNET_VARIANTS: dict[str, str] = {"50": "resnet50", "101": "resnet101"}
+# "50_gn": GroupNorm instead of BatchNorm (DeepLabCut's default ResNet-50), independent of the batch size
+RESNET_VARIANTS: dict[str, str] = {"50": "resnet50", "50_gn": "resnet50_gn", "101": "resnet101"}
 RESNET_STAGES = (0, 1, 2, 3, 4)  # timm stages: stem (stride 2), layer1..layer4 (strides 4, 8, 16, 32 undilated)
 
 
@@ -22,7 +23,7 @@ class ResNet(BaseBackbone):
     ``[4, 8, 16, 32]`` (dilated stages keep the stride of the one before).
 
     Args:
-        variant: Depth, ``"50"`` or ``"101"``.
+        variant: ``"50"``, ``"101"`` or ``"50_gn"`` (ResNet-50 with GroupNorm, as DeepLabCut's default).
         output_stride: 32 (plain), 16 or 8 (last stages dilated instead of strided).
         pretrained: False, True (timm weights) or a path to a local weights file.
         out_indices: ``None``: one map, the last stage. A list of timm stage
@@ -31,7 +32,7 @@ class ResNet(BaseBackbone):
 
     def __init__(
         self,
-        variant: Literal["50", "101"] = "50",
+        variant: Literal["50", "50_gn", "101"] = "50",
         output_stride: Literal[8, 16, 32] = 32,
         pretrained: bool | str | Path = False,
         out_indices: list[int] | None = None,
