@@ -24,12 +24,14 @@ from lightning_pose_arch.lit.metrics import (
     RootMeanSquareError,
 )
 from lightning_pose_arch.lit.optim import build_optimizer, build_scheduler, check_optimization
+from lightning_pose_arch.lit.resolution import parse_resolution_schedule, resize_labels, scale_at, scaled_size
 from lightning_pose_arch.models.data_fit import check_model_fits_data
 from lightning_pose_arch.lit.semisupervised import ConsistencyTerms
 from lightning_pose_arch.models.pose_model import PoseModel
 from lightning_pose_arch.registry import ConfigError, check_cfg_keys
 
-CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channels_last", "compile")
+CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channels_last", "compile",
+            "resolution_schedule")
 COMPILE_KEYS = ("mode", "dynamic", "fullgraph", "backend")  # torch.compile's arguments a recipe may set
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
 EVAL_STAGES = ("val", "test")
@@ -44,6 +46,7 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
     if not isinstance(cfg.get("channels_last", False), bool):
         raise ConfigError(f"PoseLitModule cfg.channels_last must be true or false, got {cfg['channels_last']!r}")
     compile_options(cfg.get("compile"))
+    parse_resolution_schedule(cfg.get("resolution_schedule"))
 
 
 def compile_options(value: Any) -> dict[str, Any] | None:
@@ -70,7 +73,10 @@ class PoseLitModule(L.LightningModule):
     channels-last memory order, for training and inference: faster convolutions on most GPUs and
     with oneDNN on CPUs; see ``benchmarks/train_step.py``), ``compile`` (``true`` or a dict of
     ``torch.compile`` arguments, e.g. ``{mode: max-autotune, dynamic: false}``: the network's forward
-    is compiled for training; the first steps pay the compile time, checkpoints stay plain).
+    is compiled for training; the first steps pay the compile time, checkpoints stay plain),
+    ``resolution_schedule`` (progressive resizing, ``{start epoch: fraction of data.image_size}`` ending
+    at 1.0, e.g. ``{0: 0.5, 30: 1.0}``: earlier epochs train and validate on smaller inputs, see
+    :mod:`~lightning_pose_arch.lit.resolution`).
 
     The model is built as soon as ``dataset_info`` (bodyparts, image size,
     normalization; see ``PoseDataModule.dataset_info``) is known: at
@@ -141,10 +147,34 @@ class PoseLitModule(L.LightningModule):
             options = compile_options(self.hparams["cfg"].get("compile"))
             if options is not None:  # in place: the state dict keeps its keys, so checkpoints load uncompiled
                 self.model.compile(**options)
+        if stage == "fit":
+            self._check_resolution_schedule()
         if self.consistency is not None and stage == "fit":
             self.consistency.fit(self.model, datamodule)
         elif stage == "fit" and getattr(datamodule, "unlabeled", None) is not None:
             raise ConfigError("the data module has unlabeled videos but cfg has no 'consistency' losses for them")
+
+    def _check_resolution_schedule(self) -> None:
+        """Progressive resizing needs the model's input step to resize: not top-down crops or native resolution."""
+        if self.hparams["cfg"].get("resolution_schedule") is None:
+            return
+        modes = [mode for mode in ("top_down", "native_resolution") if self.dataset_info.get(mode)]
+        if modes or self._require_model().input_transform is None:
+            raise ConfigError(f"PoseLitModule cfg.resolution_schedule needs data that is resized to data.image_size; "
+                              f"this data is in {modes or 'no resize'} mode: remove the schedule or those data sections")
+
+    def on_train_epoch_start(self) -> None:
+        schedule = parse_resolution_schedule(self.hparams["cfg"].get("resolution_schedule"))
+        if schedule is not None:
+            self._set_input_size(scaled_size(self.dataset_info["image_size"], scale_at(schedule, self.current_epoch)))
+
+    def on_fit_end(self) -> None:
+        if self.hparams["cfg"].get("resolution_schedule") is not None:  # whatever epoch it stopped at
+            self._set_input_size(self.dataset_info["image_size"])
+
+    def _set_input_size(self, size: tuple[int, int] | list[int]) -> None:
+        """Resize batches to ``size`` (H, W) in the model's input step (labels follow in :meth:`_shared_step`)."""
+        self._require_model().input_transform.input_size = (int(size[0]), int(size[1]))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
@@ -180,6 +210,9 @@ class PoseLitModule(L.LightningModule):
 
     def _shared_step(self, batch: PoseBatch, stage: str) -> torch.Tensor:
         model = self._require_model()
+        data_size = tuple(self.dataset_info.get("image_size") or ())
+        if model.input_transform is not None and data_size and model.input_transform.input_size != data_size:
+            batch = resize_labels(batch, data_size, model.input_transform.input_size)  # progressive resizing
         outputs = model(model.input_transform(batch["image"]))
         losses = model.get_loss(outputs, model.get_targets(batch, outputs))
         batch_size = batch["image"].shape[0]
