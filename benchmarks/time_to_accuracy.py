@@ -6,7 +6,8 @@ training frames; test img0044/0047/0064/0067/0103/0112), evaluating the six test
 frames after every epoch, and prints per epoch the wall time since training
 started (evaluation included) and the test mean pixel error. The summary gives
 the first time the error reached ``--target`` (DeepLabCut 3.0.2's 12-epoch error
-there, 33.8 px), whether it stayed below from then on, and the error at
+there, 33.8 px), whether it stayed below from then on, the time from which every
+later epoch stayed at or below it, and the error at
 ``--deadline`` seconds (DeepLabCut's 12-epoch wall time, measured in the same
 session with ``../shared/anchors/dlc/run_openfield.py``). The final model is saved
 as ``OUT/last.ckpt`` (for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
@@ -64,6 +65,10 @@ def summarize(rows: list[dict[str, float]], target: float, deadline: float | Non
     if reached is not None:
         summary.update(reached_epoch=rows[reached]["epoch"], reached_s=rows[reached]["seconds"],
                        stable_after=all(row["test_error_px"] <= target for row in rows[reached:]))
+    above = [i for i, row in enumerate(rows) if row["test_error_px"] > target]
+    stable = above[-1] + 1 if above else 0  # every epoch from here on is at or below the target
+    if stable < len(rows):
+        summary.update(stable_from_epoch=rows[stable]["epoch"], stable_from_s=rows[stable]["seconds"])
     if deadline is not None:
         before = [row for row in rows if row["seconds"] <= deadline]
         summary["error_at_deadline_px"] = before[-1]["test_error_px"] if before else None
