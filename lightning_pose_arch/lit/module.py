@@ -46,7 +46,6 @@ def _check_cfg(cfg: Mapping[str, Any]) -> None:
     if not isinstance(cfg.get("channels_last", False), bool):
         raise ConfigError(f"PoseLitModule cfg.channels_last must be true or false, got {cfg['channels_last']!r}")
     compile_options(cfg.get("compile"))
-    parse_resolution_schedule(cfg.get("resolution_schedule"))
 
 
 def compile_options(value: Any) -> dict[str, Any] | None:
@@ -105,6 +104,7 @@ class PoseLitModule(L.LightningModule):
                  flip_test: bool = False) -> None:
         super().__init__()
         _check_cfg(cfg)
+        self.resolution_schedule = parse_resolution_schedule(cfg.get("resolution_schedule"))  # checked here, once
         self.flip_test = flip_test
         self.save_hyperparameters({"cfg": copy.deepcopy(dict(cfg)), "dataset_info": copy.deepcopy(dataset_info)})
         self.metrics = nn.ModuleDict()
@@ -156,7 +156,7 @@ class PoseLitModule(L.LightningModule):
 
     def _check_resolution_schedule(self) -> None:
         """Progressive resizing needs the model's input step to resize: not top-down crops or native resolution."""
-        if self.hparams["cfg"].get("resolution_schedule") is None:
+        if self.resolution_schedule is None:
             return
         modes = [mode for mode in ("top_down", "native_resolution") if self.dataset_info.get(mode)]
         if modes or self._require_model().input_transform is None:
@@ -164,12 +164,12 @@ class PoseLitModule(L.LightningModule):
                               f"this data is in {modes or 'no resize'} mode: remove the schedule or those data sections")
 
     def on_train_epoch_start(self) -> None:
-        schedule = parse_resolution_schedule(self.hparams["cfg"].get("resolution_schedule"))
-        if schedule is not None:
-            self._set_input_size(scaled_size(self.dataset_info["image_size"], scale_at(schedule, self.current_epoch)))
+        if self.resolution_schedule is not None:
+            scale = scale_at(self.resolution_schedule, self.current_epoch)
+            self._set_input_size(scaled_size(self.dataset_info["image_size"], scale))
 
     def on_fit_end(self) -> None:
-        if self.hparams["cfg"].get("resolution_schedule") is not None:  # whatever epoch it stopped at
+        if self.resolution_schedule is not None:  # whatever epoch it stopped at
             self._set_input_size(self.dataset_info["image_size"])
 
     def _set_input_size(self, size: tuple[int, int] | list[int]) -> None:
