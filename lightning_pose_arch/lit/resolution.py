@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lightning_pose_arch.data.datamodule import SIZE_MULTIPLE  # every scheduled size tiles into whole feature cells
 from lightning_pose_arch.models.coordinates import resize_matrix, transform_keypoints
 from lightning_pose_arch.registry import ConfigError
 
-SIZE_MULTIPLE = 32  # the largest backbone stride: every scheduled size tiles into whole feature cells
 LABEL_KEYS = ("keypoints", "unique_keypoints")  # batch entries in network-input pixels
 
 
