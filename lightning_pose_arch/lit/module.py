@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 from torchmetrics import MetricCollection
 
@@ -35,6 +36,7 @@ CFG_KEYS = ("model", "optimizer", "scheduler", "metrics", "consistency", "channe
 COMPILE_KEYS = ("mode", "dynamic", "fullgraph", "backend")  # torch.compile's arguments a recipe may set
 DEFAULT_OPTIMIZER = {"type": "AdamW", "lr": 1e-3, "weight_decay": 1e-4}
 EVAL_STAGES = ("val", "test")
+TRAINED_INPUT_SIZE = "trained_input_size"  # checkpoint entry: (H, W) the weights were last trained at
 
 
 def _check_cfg(cfg: Mapping[str, Any]) -> None:
@@ -162,25 +164,36 @@ class PoseLitModule(L.LightningModule):
         if modes or self._require_model().input_transform is None:
             raise ConfigError(f"PoseLitModule cfg.resolution_schedule needs data that is resized to data.image_size; "
                               f"this data is in {modes or 'no resize'} mode: remove the schedule or those data sections")
+        full_size_from, max_epochs = max(self.resolution_schedule), self.trainer.max_epochs
+        if max_epochs is not None and 0 <= max_epochs <= full_size_from:
+            last_size = scaled_size(self.dataset_info["image_size"], scale_at(self.resolution_schedule, max_epochs - 1))
+            rank_zero_warn(f"cfg.resolution_schedule reaches the full data.image_size at epoch {full_size_from}, but "
+                           f"trainer.max_epochs is {max_epochs}: the model ends trained at {list(last_size)} and is "
+                           f"saved and used at that size")
 
     def on_train_epoch_start(self) -> None:
         if self.resolution_schedule is not None:
             scale = scale_at(self.resolution_schedule, self.current_epoch)
             self._set_input_size(scaled_size(self.dataset_info["image_size"], scale))
 
-    def on_fit_end(self) -> None:
-        if self.resolution_schedule is not None:  # whatever epoch it stopped at
-            self._set_input_size(self.dataset_info["image_size"])
-
     def _set_input_size(self, size: tuple[int, int] | list[int]) -> None:
         """Resize batches to ``size`` (H, W) in the model's input step (labels follow in :meth:`_shared_step`)."""
         self._require_model().input_transform.input_size = (int(size[0]), int(size[1]))
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Record the input size the weights were trained at: under a resolution schedule, a checkpoint of an
+        early epoch (a "best" one, or the last of a shortened run) was trained below data.image_size."""
+        if self.resolution_schedule is not None:
+            checkpoint[TRAINED_INPUT_SIZE] = list(self._require_model().input_transform.input_size)
+
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture."""
+        """Refuse, before any weight is copied, a checkpoint made for other bodyparts or another architecture;
+        run the model at the input size its weights were trained at."""
         if self.model is not None:
             source = getattr(self._trainer, "ckpt_path", None) or "the checkpoint"
             check_checkpoint_fits(self, checkpoint, str(source))
+            if TRAINED_INPUT_SIZE in checkpoint:
+                self._set_input_size(checkpoint[TRAINED_INPUT_SIZE])
 
     def _require_model(self) -> PoseModel:
         if self.model is None:

@@ -91,6 +91,27 @@ def test_fit_trains_and_validates_at_each_epochs_size_and_ends_at_full_size(synt
     assert sizes.val[0] == (32, 64) and sizes.val[-1] == (64, 128)
     assert module.model.input_transform.input_size == (64, 128)  # predict, export and analyze at full size
     assert torch.isfinite(trainer.callback_metrics["val/mean_pixel_error"])
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    assert PoseLitModule.load_from_checkpoint(tmp_path / "last.ckpt").model.input_transform.input_size == (64, 128)
+
+
+def test_a_run_that_stops_before_full_size_is_warned_about_and_its_checkpoint_runs_at_the_trained_size(
+        synthetic_project: Path, tmp_path: Path) -> None:
+    datamodule = PoseDataModule(synthetic_project, image_size=(64, 128), num_workers=0, batch_size=4,
+                                val_fraction=0.25)
+    module = PoseLitModule({"model": heatmap_model_cfg(), "resolution_schedule": {0: 0.5, 1: 0.75, 3: 1.0}})
+    trainer = L.Trainer(max_epochs=2, default_root_dir=tmp_path, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False)
+    with pytest.warns(UserWarning, match=r"full data.image_size at epoch 3, but trainer.max_epochs is 2: .* \[64, 96\]"):
+        trainer.fit(module, datamodule)
+    assert module.model.input_transform.input_size == (64, 96)  # the size its last epoch trained at
+    trainer.save_checkpoint(tmp_path / "short.ckpt")
+    loaded = PoseLitModule.load_from_checkpoint(tmp_path / "short.ckpt").eval()
+    assert loaded.model.input_transform.input_size == (64, 96)
+    batch = next(iter(datamodule.val_dataloader()))
+    module.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.predict_step(batch, 0)["keypoints"], module.predict_step(batch, 0)["keypoints"])
 
 
 def test_labels_at_any_scale_map_back_to_the_files_pixels(synthetic_project: Path) -> None:
