@@ -9,8 +9,10 @@ the first time the error reached ``--target`` (DeepLabCut 3.0.2's 12-epoch error
 there, 33.8 px), whether it stayed below from then on, the time from which every
 later epoch stayed at or below it, and the error at
 ``--deadline`` seconds (DeepLabCut's 12-epoch wall time, measured in the same
-session with ``../shared/anchors/dlc/run_openfield.py``). The final model is saved
-as ``OUT/last.ckpt`` (for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
+session with ``../shared/anchors/dlc/run_openfield.py``). The final model's error
+per test frame and bodypart is printed (where the mean comes from) and saved with
+the rest in ``OUT/time_to_accuracy.json``; the model itself as ``OUT/last.ckpt``
+(for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
 
 Run: ``python benchmarks/time_to_accuracy.py [--recipe R.yaml] [--epochs N] [--target 33.8] [--deadline S]
 [--out DIR]``
@@ -22,8 +24,13 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
+import torch
+
+if TYPE_CHECKING:
+    from lightning_pose_arch.data.formats.base import LabeledData
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO.parent / "shared" / "data" / "openfield-Pranav-2018-10-30"
@@ -76,6 +83,28 @@ def summarize(rows: list[dict[str, float]], target: float, deadline: float | Non
     return summary
 
 
+def keypoint_errors(trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule,
+                    labels: LabeledData) -> dict[str, dict[str, float | None]]:
+    """The trained model's error in file pixels per test frame and bodypart (``None``: not labeled there)."""
+    truth = {Path(path).name: keypoints[0] for path, keypoints in zip(labels.image_paths, labels.keypoints)}
+    errors: dict[str, dict[str, float | None]] = {}
+    for batch in trainer.predict(module, dataloaders=datamodule.val_dataloader()):
+        for path, keypoints in zip(batch["image_path"], batch["keypoints"]):
+            true = torch.as_tensor(truth[Path(path).name])
+            distances = (keypoints[0, :, :2] - true[:, :2]).norm(dim=-1)
+            errors[Path(path).name] = {name: float(d) if visible > 0 else None
+                                       for name, d, visible in zip(labels.bodyparts, distances, true[:, 2])}
+    return errors
+
+
+def print_keypoint_errors(errors: dict[str, dict[str, float | None]]) -> None:
+    """A frame × bodypart table: where the mean error comes from."""
+    bodyparts = list(next(iter(errors.values())))
+    print(f"{'frame':14s}" + "".join(f"{name:>10s}" for name in bodyparts))
+    for frame, row in errors.items():
+        print(f"{frame:14s}" + "".join(f"{'-' if row[name] is None else f'{row[name]:.2f}':>10s}" for name in bodyparts))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", type=Path, default=REPO / "experiments/openfield_resnet50_heatmap.yaml")
@@ -97,17 +126,22 @@ def main() -> None:
     if options.epochs and cfg.get("scheduler", {}).get("T_max"):
         cfg["scheduler"]["T_max"] = epochs
     split_file = options.out / "split.json"
-    save_split(dlc_split(read_labeled_data(PROJECT).image_paths), split_file)
+    labels = read_labeled_data(PROJECT)
+    save_split(dlc_split(labels.image_paths), split_file)
     L.seed_everything(recipe.get("seed_everything", 42), verbose=False)
     clock = EpochClock()
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", default_root_dir=options.out, callbacks=[clock],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         log_every_n_steps=trainer_cfg.get("log_every_n_steps", 5))
-    trainer.fit(PoseLitModule(cfg), PoseDataModule.from_config(data, project_dir=PROJECT, split_file=split_file))
+    module, datamodule = PoseLitModule(cfg), PoseDataModule.from_config(data, project_dir=PROJECT, split_file=split_file)
+    trainer.fit(module, datamodule)
     trainer.save_checkpoint(options.out / "last.ckpt")  # for benchmarks/pixel_bias.py and lpa analyze
     summary = summarize(clock.rows, options.target, options.deadline)
+    errors = keypoint_errors(trainer, module, datamodule, labels)
+    print_keypoint_errors(errors)
     (options.out / "time_to_accuracy.json").write_text(json.dumps({"recipe": str(options.recipe), "epochs": clock.rows,
-                                                                   "summary": summary}, indent=1))
+                                                                   "summary": summary, "keypoint_errors_px": errors},
+                                                                  indent=1))
     print(json.dumps(summary, indent=1))
 
 
