@@ -165,7 +165,7 @@ class PoseLitModule(L.LightningModule):
             raise ConfigError(f"PoseLitModule cfg.resolution_schedule needs data that is resized to data.image_size; "
                               f"this data is in {modes or 'no resize'} mode: remove the schedule or those data sections")
         full_size_from, max_epochs = max(self.resolution_schedule), self.trainer.max_epochs
-        if max_epochs is not None and 0 <= max_epochs <= full_size_from:
+        if max_epochs is not None and 0 < max_epochs <= full_size_from:  # -1: no limit
             last_size = scaled_size(self.dataset_info["image_size"], scale_at(self.resolution_schedule, max_epochs - 1))
             rank_zero_warn(f"cfg.resolution_schedule reaches the full data.image_size at epoch {full_size_from}, but "
                            f"trainer.max_epochs is {max_epochs}: the model ends trained at {list(last_size)} and is "
