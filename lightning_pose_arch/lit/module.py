@@ -166,15 +166,18 @@ class PoseLitModule(L.LightningModule):
                               f"this data is in {modes or 'no resize'} mode: remove the schedule or those data sections")
         full_size_from, max_epochs = max(self.resolution_schedule), self.trainer.max_epochs
         if max_epochs is not None and 0 < max_epochs <= full_size_from:  # -1: no limit
-            last_size = scaled_size(self.dataset_info["image_size"], scale_at(self.resolution_schedule, max_epochs - 1))
+            last_size = self._scheduled_size(max_epochs - 1)
             rank_zero_warn(f"cfg.resolution_schedule reaches the full data.image_size at epoch {full_size_from}, but "
                            f"trainer.max_epochs is {max_epochs}: the model ends trained at {list(last_size)} and is "
                            f"saved and used at that size")
 
     def on_train_epoch_start(self) -> None:
         if self.resolution_schedule is not None:
-            scale = scale_at(self.resolution_schedule, self.current_epoch)
-            self._set_input_size(scaled_size(self.dataset_info["image_size"], scale))
+            self._set_input_size(self._scheduled_size(self.current_epoch))
+
+    def _scheduled_size(self, epoch: int) -> tuple[int, int]:
+        """The input size (H, W) ``cfg.resolution_schedule`` trains ``epoch`` at."""
+        return scaled_size(self.dataset_info["image_size"], scale_at(self.resolution_schedule, epoch))
 
     def _set_input_size(self, size: tuple[int, int] | list[int]) -> None:
         """Resize batches to ``size`` (H, W) in the model's input step (labels follow in :meth:`_shared_step`)."""
