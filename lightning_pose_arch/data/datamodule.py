@@ -70,7 +70,7 @@ class PoseDataModule(L.LightningDataModule):
             ``leftear``/``rightear``). Unique bodyparts' pairs are always inferred from their names.
         normalization: Image ``mean``/``std`` on the 0–1 scale (default: ImageNet); stored in ``dataset_info``
             for the model's input step, which normalizes on the device.
-        predict_split: Frames ``predict`` runs on.
+        predict_split: Frames ``predict`` runs on, whole and unaugmented (the training split too).
         crop: Top-down crop mode (one sample per labeled individual, cropped by its
             padded keypoint box to ``image_size``); ``None`` feeds whole frames.
         native_resolution: Train on ``image_size`` windows cut at the frames' own scale (near labeled
@@ -140,7 +140,10 @@ class PoseDataModule(L.LightningDataModule):
             self.split = load_split(self.split_file, self.project.image_paths)
         else:
             self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
+        # every split (and "all") with the evaluation transform, for val/test/predict; training draws from
+        # train_dataset, the augmented view of the "train" split
         self.datasets: dict[str, PoseDataset | TopDownDataset] = {}
+        self.train_dataset: PoseDataset | TopDownDataset | None = None
         self.image_sizes: dict[str, tuple[int, int]] = {}  # (width, height) of each labeled image, from setup
 
     @classmethod
@@ -222,8 +225,8 @@ class PoseDataModule(L.LightningDataModule):
                                       unique_flip_pairs=infer_flip_pairs(self.project.unique_bodyparts),
                                       native_resolution=self.native_resolution)
         evaluation = build_eval_transform(self.eval_size, self.native_resolution)
-        names = {*SPLITS, "all"}
-        self.datasets = {name: self._dataset(name, train if name == "train" else evaluation) for name in names}
+        self.train_dataset = self._dataset("train", train)
+        self.datasets = {name: self._dataset(name, evaluation) for name in (*SPLITS, "all")}
 
     @property
     def eval_size(self) -> tuple[int, int]:
@@ -270,30 +273,31 @@ class PoseDataModule(L.LightningDataModule):
             if self.datasets:
                 self._build_datasets()
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, training: bool) -> DataLoader:
+        """Batches of ``split``: augmented and shuffled for ``training``, else whole frames in order."""
         if not self.datasets:
             self.setup()
-        dataset = self.datasets[split]
+        dataset = self.train_dataset if training else self.datasets[split]
         if len(dataset) == 0:
             raise ConfigError(f"the {split!r} split of {self.project.root} is empty ({self._split_sizes()}); "
                               "raise train_fraction (test) or val_fraction (val), or pass another split_file")
-        if shuffle:  # augmentations draw from their own generator: seed it from torch's (seed_everything)
+        if training:  # augmentations draw from their own generator: seed it from torch's (seed_everything)
             _reseed_transform(dataset, int(torch.randint(0, 2**31 - 1, (1,)).item()))
         return DataLoader(
             dataset,
-            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
-            shuffle=shuffle,
+            batch_size=self.batch_size if training else self.eval_batch_size,
+            shuffle=training,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),  # page-locked batches copy to the GPU asynchronously
-            worker_init_fn=_reseed_worker_transform if shuffle else None,
+            worker_init_fn=_reseed_worker_transform if training else None,
         )
 
     def _split_sizes(self) -> str:
         return ", ".join(f"{name}: {len(self.split[name])} frames" for name in SPLITS)
 
     def train_dataloader(self) -> DataLoader | CombinedLoader:
-        labeled = self._loader("train", shuffle=True)
+        labeled = self._loader("train", training=True)
         if self.unlabeled is None:
             return labeled
         return with_unlabeled_clips(labeled, self.unlabeled, self.image_size, self.num_workers)
@@ -301,13 +305,13 @@ class PoseDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader | list:
         if not self.has_validation:
             return []  # val_fraction=0: no validation
-        return self._loader("val", shuffle=False)
+        return self._loader("val", training=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test", training=False)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.predict_split, shuffle=False)
+        return self._loader(self.predict_split, training=False)
 
 
 def _check_positive(**sizes: Any) -> None:

@@ -9,6 +9,7 @@ import torch
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.data.synthetic_multi import example_multi_animal_project
 from lightning_pose_arch.data.topdown import TopDownConfig, uncrop_keypoints
+from lightning_pose_arch.data.transforms import AugmentationConfig
 from lightning_pose_arch.registry import ConfigError
 
 
@@ -218,3 +219,20 @@ def test_from_config_builds_the_sections_of_a_recipe(synthetic_project: Path) ->
 def test_from_config_names_an_unknown_section_key(synthetic_project: Path) -> None:
     with pytest.raises(ConfigError, match=r"data.augmentation has unknown key\(s\) \['rotate'\]; valid: .*'rotation'"):
         PoseDataModule.from_config({"augmentation": {"rotate": 5.0}}, project_dir=synthetic_project)
+
+
+def test_predicting_the_training_split_sees_whole_unaugmented_frames(synthetic_project: Path) -> None:
+    # the training split's own dataset is augmented; predictions on it must not be (they were, until issue 18's
+    # train-error measurement showed random scales and flips in them)
+    strong = AugmentationConfig(scale=0.5, rotation=90.0, affine_p=1.0, hflip_p=1.0)
+    datamodule = make_datamodule(synthetic_project, predict_split="train", augmentation=strong, eval_batch_size=5)
+    datamodule.setup("predict")
+    batches = [next(iter(datamodule.predict_dataloader())) for _ in range(2)]
+    assert batches[0]["image"].shape[0] == 5  # the evaluation batch size, not training's 4
+    assert torch.equal(batches[0]["image"], batches[1]["image"])
+    rows = [datamodule.project.image_paths.index(path) for path in batches[0]["image_path"]]
+    labels = torch.from_numpy(datamodule.project.keypoints[rows])
+    expected = (labels[..., :2] + 0.5) * torch.tensor([96 / 128, 64 / 96]) - 0.5  # resized only
+    labeled = labels[..., 2] > 0
+    torch.testing.assert_close(batches[0]["keypoints"][..., :2][labeled], expected[labeled])
+    assert batches[0]["image_path"] == datamodule.split["train"][:5]
