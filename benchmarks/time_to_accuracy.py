@@ -10,8 +10,9 @@ there, 33.8 px), whether it stayed below from then on, the time from which every
 later epoch stayed at or below it, and the error at
 ``--deadline`` seconds (DeepLabCut's 12-epoch wall time, measured in the same
 session with ``../shared/anchors/dlc/run_openfield.py``). The final model's error
-per test frame and bodypart is printed (where the mean comes from) and saved with
-the rest in ``OUT/time_to_accuracy.json``; the model itself as ``OUT/last.ckpt``
+per test frame and bodypart is printed (where the mean comes from), its mean error
+on the training frames (without augmentation: underfitting or not) goes in the
+summary, and both are saved with the rest in ``OUT/time_to_accuracy.json``; the model itself as ``OUT/last.ckpt``
 (for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
 
 Run: ``python benchmarks/time_to_accuracy.py [--recipe R.yaml] [--epochs N] [--target 33.8] [--deadline S]
@@ -30,6 +31,8 @@ import lightning as L
 import torch
 
 if TYPE_CHECKING:
+    from torch.utils.data import DataLoader
+
     from lightning_pose_arch.data.formats.base import LabeledData
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,18 +86,24 @@ def summarize(rows: list[dict[str, float]], target: float, deadline: float | Non
     return summary
 
 
-def keypoint_errors(trainer: L.Trainer, module: L.LightningModule, datamodule: L.LightningDataModule,
+def keypoint_errors(trainer: L.Trainer, module: L.LightningModule, frames: DataLoader,
                     labels: LabeledData) -> dict[str, dict[str, float | None]]:
-    """The trained model's error in file pixels per test frame and bodypart (``None``: not labeled there)."""
+    """The trained model's error in file pixels per frame of ``frames`` and bodypart (``None``: not labeled there)."""
     truth = {Path(path).name: keypoints[0] for path, keypoints in zip(labels.image_paths, labels.keypoints)}
     errors: dict[str, dict[str, float | None]] = {}
-    for batch in trainer.predict(module, dataloaders=datamodule.val_dataloader()):
+    for batch in trainer.predict(module, dataloaders=frames):
         for path, keypoints in zip(batch["image_path"], batch["keypoints"]):
             true = torch.as_tensor(truth[Path(path).name])
             distances = (keypoints[0, :, :2] - true[:, :2]).norm(dim=-1)
             errors[Path(path).name] = {name: float(d) if visible > 0 else None
                                        for name, d, visible in zip(labels.bodyparts, distances, true[:, 2])}
     return errors
+
+
+def mean_error(errors: dict[str, dict[str, float | None]]) -> float:
+    """Mean over every labeled (frame, bodypart) of a :func:`keypoint_errors` table."""
+    values = [error for row in errors.values() for error in row.values() if error is not None]
+    return sum(values) / len(values)
 
 
 def print_keypoint_errors(errors: dict[str, dict[str, float | None]]) -> None:
@@ -137,8 +146,11 @@ def main() -> None:
     trainer.fit(module, datamodule)
     trainer.save_checkpoint(options.out / "last.ckpt")  # for benchmarks/pixel_bias.py and lpa analyze
     summary = summarize(clock.rows, options.target, options.deadline)
-    errors = keypoint_errors(trainer, module, datamodule, labels)
+    errors = keypoint_errors(trainer, module, datamodule.val_dataloader(), labels)
     print_keypoint_errors(errors)
+    # the training frames, whole and unaugmented: a high error there is underfitting, not a failure to generalize
+    datamodule.predict_split = "train"
+    summary["train_error_px"] = mean_error(keypoint_errors(trainer, module, datamodule.predict_dataloader(), labels))
     (options.out / "time_to_accuracy.json").write_text(json.dumps({"recipe": str(options.recipe), "epochs": clock.rows,
                                                                    "summary": summary, "keypoint_errors_px": errors},
                                                                   indent=1))
