@@ -222,8 +222,7 @@ def test_from_config_names_an_unknown_section_key(synthetic_project: Path) -> No
 
 
 def test_predicting_the_training_split_sees_whole_unaugmented_frames(synthetic_project: Path) -> None:
-    # the training split's own dataset is augmented; predictions on it must not be (they were, until issue 18's
-    # train-error measurement showed random scales and flips in them)
+    # training draws augmented samples of this split; predicting it must not (it did: both used one dataset)
     strong = AugmentationConfig(scale=0.5, rotation=90.0, affine_p=1.0, hflip_p=1.0)
     datamodule = make_datamodule(synthetic_project, predict_split="train", augmentation=strong, eval_batch_size=5)
     datamodule.setup("predict")
