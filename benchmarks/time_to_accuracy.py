@@ -15,8 +15,11 @@ on the training frames (without augmentation: underfitting or not) goes in the
 summary, and both are saved with the rest in ``OUT/time_to_accuracy.json``; the model itself as ``OUT/last.ckpt``
 (for ``benchmarks/pixel_bias.py`` or ``lpa analyze``).
 
+``--max-seconds`` ends training after the first epoch that ends past that wall time (the
+schedule stays the recipe's), e.g. to measure only up to ``--deadline``.
+
 Run: ``python benchmarks/time_to_accuracy.py [--recipe R.yaml] [--epochs N] [--target 33.8] [--deadline S]
-[--out DIR]``
+[--max-seconds S] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -41,9 +44,11 @@ DLC_TEST_FRAMES = ["img0044.png", "img0047.png", "img0064.png", "img0067.png", "
 
 
 class EpochClock(L.Callback):
-    """Records, after each epoch and its validation, the seconds since fit started and the validation mean pixel error."""
+    """Records, after each epoch and its validation, the seconds since fit started and the validation mean pixel
+    error; stops training after the first epoch that ends past ``stop_after`` seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stop_after: float | None = None) -> None:
+        self.stop_after = stop_after
         self.start = 0.0
         self.rows: list[dict[str, float]] = []
 
@@ -57,6 +62,8 @@ class EpochClock(L.Callback):
                           "test_error_px": error})
         print(f"epoch {trainer.current_epoch + 1:3d}  {self.rows[-1]['seconds']:7.1f} s  test error {error:7.2f} px",
               flush=True)
+        if self.stop_after is not None and self.rows[-1]["seconds"] > self.stop_after:
+            trainer.should_stop = True
 
 
 def dlc_split(image_paths: list[str]) -> dict[str, list[str]]:
@@ -120,6 +127,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's max_epochs (and T_max)")
     parser.add_argument("--target", type=float, default=33.8)
     parser.add_argument("--deadline", type=float, default=None, help="seconds (DeepLabCut's 12-epoch train time)")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="end training after the first epoch that ends past this wall time")
     parser.add_argument("--out", type=Path, default=Path("/tmp/time_to_accuracy"))
     options = parser.parse_args()
 
@@ -138,7 +147,7 @@ def main() -> None:
     labels = read_labeled_data(PROJECT)
     save_split(dlc_split(labels.image_paths), split_file)
     L.seed_everything(recipe.get("seed_everything", 42), verbose=False)
-    clock = EpochClock()
+    clock = EpochClock(stop_after=options.max_seconds)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", default_root_dir=options.out, callbacks=[clock],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         log_every_n_steps=trainer_cfg.get("log_every_n_steps", 5))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Literal
@@ -105,12 +105,12 @@ class PoseDataModule(L.LightningDataModule):
         super().__init__()
         check_types(PoseDataModule, {k: v for k, v in locals().items() if k not in ("self", "__class__")},
                     where="PoseDataModule")
-        _check_positive(image_size=image_size, batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size)
-        if any(side % SIZE_MULTIPLE for side in image_size):
-            raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
-        if num_workers < 0:
-            raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
+        _check_sizes(image_size=image_size, batch_size=batch_size, eval_batch_size=eval_batch_size or batch_size,
+                     num_workers=num_workers)
         check_normalization(normalization)
+        if native_resolution is not None and (crop is not None or unlabeled is not None):
+            raise ConfigError("PoseDataModule native_resolution cannot be combined with crop (top-down crops are "
+                              "resized to image_size) or unlabeled (clips are resized to image_size)")
         self.project: LabeledData = read_labeled_data(project_dir)
         check_some_label(self.project)
         self.image_size = (int(image_size[0]), int(image_size[1]))
@@ -125,9 +125,6 @@ class PoseDataModule(L.LightningDataModule):
         self.native_resolution = native_resolution
         self.cache_images = cache_images
         self.read_image: Callable[[Path], np.ndarray] = read_image  # a DecodedImages cache after setup, if asked
-        if native_resolution is not None and (crop is not None or unlabeled is not None):
-            raise ConfigError("PoseDataModule native_resolution cannot be combined with crop (top-down crops are "
-                              "resized to image_size) or unlabeled (clips are resized to image_size)")
         self.unlabeled = unlabeled
         if unlabeled is not None:
             find_videos(unlabeled.videos)  # a missing video fails here, before training
@@ -135,11 +132,7 @@ class PoseDataModule(L.LightningDataModule):
             rank_zero_warn(f"crop mode crops each individual: the unique bodyparts {self.project.unique_bodyparts} "
                            "are not part of any crop and are not trained on; use whole frames to train them")
         self.split_file = Path(split_file) if split_file is not None else None
-        fraction = train_fraction if train_fraction is not None else self._project_train_fraction()
-        if self.split_file is not None and self.split_file.is_file():
-            self.split = load_split(self.split_file, self.project.image_paths)
-        else:
-            self.split = make_split(self.project.image_paths, fraction, val_fraction, seed)
+        self.split = self._load_or_make_split(train_fraction=train_fraction, val_fraction=val_fraction, seed=seed)
         # every split (and "all") with the evaluation transform, for val/test/predict; training draws from
         # train_dataset, the augmented view of the "train" split
         self.datasets: dict[str, PoseDataset | TopDownDataset] = {}
@@ -195,9 +188,14 @@ class PoseDataModule(L.LightningDataModule):
             "dlc_project": project_identity(self.project.config),  # names DeepLabCut-compatible outputs
         }
 
-    def _project_train_fraction(self) -> float:
-        fractions = self.project.config.get("TrainingFraction") or [0.95]
-        return float(fractions[0])
+    def _load_or_make_split(self, *, train_fraction: float | None, val_fraction: float, seed: int) -> dict[str, list[str]]:
+        """The split of ``split_file`` if that file exists, else a new seeded one (by default with the
+        project's first ``TrainingFraction``)."""
+        if self.split_file is not None and self.split_file.is_file():
+            return load_split(self.split_file, self.project.image_paths)
+        if train_fraction is None:
+            train_fraction = float((self.project.config.get("TrainingFraction") or [0.95])[0])
+        return make_split(self.project.image_paths, train_fraction, val_fraction, seed)
 
     def _flip_pair_indices(self, flip_pairs: list[tuple[str, str]] | None) -> list[tuple[int, int]]:
         flip_pairs = flip_pairs if flip_pairs is not None else self.project.flip_pairs
@@ -314,11 +312,16 @@ class PoseDataModule(L.LightningDataModule):
         return self._loader(self.predict_split, training=False)
 
 
-def _check_positive(**sizes: Any) -> None:
-    for name, value in sizes.items():
+def _check_sizes(*, image_size: Sequence[int], batch_size: int, eval_batch_size: int, num_workers: int) -> None:
+    """Sizes must be positive, ``image_size`` sides multiples of the stride, ``num_workers`` >= 0."""
+    for name, value in {"image_size": image_size, "batch_size": batch_size, "eval_batch_size": eval_batch_size}.items():
         values = value if isinstance(value, (tuple, list)) else [value]
         if len(values) == 0 or any(int(v) <= 0 for v in values):
             raise ConfigError(f"PoseDataModule {name} must be positive, got {value!r}")
+    if any(side % SIZE_MULTIPLE for side in image_size):
+        raise ConfigError(f"PoseDataModule image_size {list(image_size)} must be multiples of {SIZE_MULTIPLE}")
+    if num_workers < 0:
+        raise ConfigError(f"PoseDataModule num_workers must be >= 0, got {num_workers}")
 
 
 def _reseed_transform(dataset: Any, seed: int) -> None:
