@@ -37,7 +37,8 @@ def test_summary_of_a_run_that_never_reaches_the_target(time_to_accuracy: Module
     assert summary["error_at_deadline_px"] is None  # no epoch ended by the deadline
 
 
-@pytest.mark.parametrize(("stop_after", "stopped_after_epoch"), [(None, None), (25.0, 3), (30.0, 4)]  # 30 s is not past 30 s)
+# epochs end at 10, 20, 30, ... s; an epoch ending at exactly 30 s is not past a 30 s limit
+@pytest.mark.parametrize(("stop_after", "stopped_after_epoch"), [(None, None), (25.0, 3), (30.0, 4)])
 def test_clock_stops_after_the_first_epoch_past_the_limit(time_to_accuracy: ModuleType, stop_after: float | None,
                                                           stopped_after_epoch: int | None,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
