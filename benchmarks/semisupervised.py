@@ -8,9 +8,12 @@ labeled frame is the test set): once on the labels alone (the recipe without its
 project's video. Reports, for both: test mean pixel error, and on the first
 ``--video-frames`` frames of the video the fraction of frames with a keypoint jump
 above ``--jump-px`` and the mean frame-to-frame displacement; and seconds per
-training epoch. Input size and batch can be overridden so a CPU run takes minutes:
+training epoch. ``--consistency-start N [M ...]`` makes one semi-supervised run per value, with every
+loss's ``start_epoch`` set to it (a supervised warm start). Input size and batch can be overridden so a
+CPU run takes minutes:
 
     python benchmarks/semisupervised.py --image-size 128 160 --epochs 100    # CPU
+    python benchmarks/semisupervised.py --image-size 128 160 --epochs 100 --consistency-start 0 50
     python benchmarks/semisupervised.py                                        # the recipe as written (GPU)
 """
 
@@ -63,8 +66,10 @@ def few_label_split(project: Path, train_frames: int, seed: int, path: Path) -> 
     return path
 
 
-def variant(recipe: dict, semi: bool, args: argparse.Namespace, split_file: Path) -> tuple[dict, dict]:
-    """The recipe's module cfg and data mapping, with or without its consistency losses and unlabeled video."""
+def variant(recipe: dict, semi: bool, args: argparse.Namespace, split_file: Path,
+            consistency_start: int | None = None) -> tuple[dict, dict]:
+    """The recipe's module cfg and data mapping, with or without its consistency losses and unlabeled video
+    (and with every loss's ``start_epoch`` set to ``consistency_start`` if given)."""
     cfg, data = copy.deepcopy(recipe["model"]["cfg"]), dict(recipe["data"])
     if "T_max" in cfg.get("scheduler", {}):
         cfg["scheduler"]["T_max"] = args.epochs
@@ -73,6 +78,9 @@ def variant(recipe: dict, semi: bool, args: argparse.Namespace, split_file: Path
         data.pop("unlabeled", None)
     else:
         data["unlabeled"] = {**data["unlabeled"], "videos": [str(args.video)]}
+        if consistency_start is not None:
+            for loss in cfg["consistency"]["losses"].values():
+                loss["start_epoch"] = consistency_start
     data.update(project_dir=args.project, split_file=split_file, val_fraction=0.0, num_workers=args.num_workers)
     data.update({key: value for key, value in (("image_size", args.image_size), ("batch_size", args.batch_size))
                  if value is not None})
@@ -90,9 +98,10 @@ def video_jumps(module: PoseLitModule, video: Path, frames: int, jump_px: float,
             "mean_displacement_px": float(steps.mean()), "video_frames": frames}
 
 
-def run(args: argparse.Namespace, semi: bool, split_file: Path, out_dir: Path) -> dict[str, float]:
+def run(args: argparse.Namespace, semi: bool, split_file: Path, out_dir: Path,
+        consistency_start: int | None = None) -> dict[str, float]:
     L.seed_everything(args.seed, workers=True)
-    cfg, data = variant(load_yaml(args.recipe), semi, args, split_file)
+    cfg, data = variant(load_yaml(args.recipe), semi, args, split_file, consistency_start)
     module, data = PoseLitModule(cfg), PoseDataModule.from_config(data)
     timer = EpochTimer()
     trainer = L.Trainer(max_epochs=args.epochs, accelerator=args.accelerator, default_root_dir=out_dir,
@@ -101,7 +110,7 @@ def run(args: argparse.Namespace, semi: bool, split_file: Path, out_dir: Path) -
     trainer.fit(module, data)
     test = trainer.test(module, data, verbose=False)[0]
     result = {"test_mean_pixel_error": test["test/mean_pixel_error"],
-              "seconds_per_epoch": float(np.median(timer.seconds))}
+              "seconds_per_epoch": float(np.median(timer.seconds)), "train_seconds": float(sum(timer.seconds))}
     return result | video_jumps(module, args.video, args.video_frames, args.jump_px)
 
 
@@ -121,6 +130,8 @@ def parse_args() -> argparse.Namespace:
     add("--num-workers", type=int, default=2)
     add("--accelerator", default="auto")
     add("--seed", type=int, default=0)
+    add("--consistency-start", type=int, nargs="+", default=None,
+        help="one semi-supervised run per value, every loss starting at that epoch (default: the recipe's)")
     add("--modes", nargs="+", default=["supervised", "semisupervised"], choices=["supervised", "semisupervised"])
     add("--out", type=Path, default=Path("runs/benchmark_semisupervised"))
     return parser.parse_args()
@@ -131,17 +142,22 @@ def main() -> None:
     args.video = args.video or find_videos([str(args.project / "videos")])[0]
     args.out.mkdir(parents=True, exist_ok=True)
     split_file = few_label_split(args.project, args.train_frames, args.seed, args.out / "split.json")
+    runs = [("supervised", False, None)] if "supervised" in args.modes else []
+    if "semisupervised" in args.modes:
+        runs += [("semisupervised" if start is None else f"semisupervised_from_epoch_{start}", True, start)
+                 for start in args.consistency_start or [None]]
     results = {}
-    for mode in args.modes:
-        results[mode] = run(args, mode == "semisupervised", split_file, args.out / mode)
-        print(mode, json.dumps(results[mode]), flush=True)
+    for name, semi, start in runs:
+        results[name] = run(args, semi, split_file, args.out / name, start)
+        print(name, json.dumps(results[name]), flush=True)
     report = {"settings": {k: str(v) for k, v in vars(args).items()}, "results": results}
     (args.out / "results.json").write_text(json.dumps(report, indent=1))
-    print(f"| | test mean px error | frames with a jump > {args.jump_px:g} px | mean displacement px | s/epoch |")
-    print("|---|---|---|---|---|")
+    print(f"| | test mean px error | frames with a jump > {args.jump_px:g} px | mean displacement px | s/epoch "
+          "(median) | training s |")
+    print("|---|---|---|---|---|---|")
     for mode, r in results.items():
         print(f"| {mode} | {r['test_mean_pixel_error']:.2f} | {r['jump_fraction']:.3f} | "
-              f"{r['mean_displacement_px']:.2f} | {r['seconds_per_epoch']:.1f} |")
+              f"{r['mean_displacement_px']:.2f} | {r['seconds_per_epoch']:.1f} | {r['train_seconds']:.0f} |")
 
 
 if __name__ == "__main__":

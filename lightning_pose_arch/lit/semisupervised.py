@@ -26,7 +26,8 @@ class ConsistencyTerms(nn.Module):
     """Decode clip keypoints differentiably from one head, map them to video pixels, apply every loss.
 
     ``forward(model, clips, epoch)`` with ``clips = {"frames": [B, T, 3, H, W] uint8,
-    "matrix": [B, 2, 3]}`` returns ``{"total": Σ weight_at(epoch) · loss, <name>: loss, ...}``.
+    "matrix": [B, 2, 3]}`` returns ``{"total": Σ weight_at(epoch) · loss, <name>: loss, ...}``; while every
+    weight is 0 (before the losses' ``start_epoch``) only ``{"total": 0}``, without running the model.
 
     Args:
         losses: ``{name: loss}`` (dicts with ``type`` are built by ``CONSISTENCY_LOSSES``).
@@ -74,6 +75,9 @@ class ConsistencyTerms(nn.Module):
 
     def forward(self, model: PoseModel, clips: Mapping[str, torch.Tensor], epoch: int) -> dict[str, torch.Tensor]:
         frames = clips["frames"]
+        weights = {name: loss.weight_at(epoch) for name, loss in self.losses.items()}
+        if not any(weights.values()):  # a supervised warm start: the clips would cost a forward pass for nothing
+            return {"total": torch.zeros((), device=frames.device)}
         batch, length = frames.shape[:2]
         images = model.input_transform.normalize(frames.flatten(0, 1))  # clips come warped to the input size
         name = self.head_name(model)
@@ -82,7 +86,7 @@ class ConsistencyTerms(nn.Module):
                                    self.heatmap_temperature, self.simcc_beta)  # [B·T, K, 3] input pixels
         keypoints = input_to_video(keypoints.reshape(batch, length, *keypoints.shape[1:]), clips["matrix"])
         values = {loss_name: loss(keypoints) for loss_name, loss in self.losses.items()}
-        values["total"] = sum(loss.weight_at(epoch) * values[n] for n, loss in self.losses.items())
+        values["total"] = sum(weights[name] * values[name] for name in self.losses)
         return values
 
 

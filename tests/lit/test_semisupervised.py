@@ -14,7 +14,7 @@ from helpers import heatmap_model_cfg, write_video
 from lightning_pose_arch.data.datamodule import PoseDataModule
 from lightning_pose_arch.data.video_clips import UnlabeledConfig
 from lightning_pose_arch.lit.module import PoseLitModule
-from lightning_pose_arch.lit.semisupervised import labeled_train_poses
+from lightning_pose_arch.lit.semisupervised import ConsistencyTerms, labeled_train_poses
 from lightning_pose_arch.registry import ConfigError
 
 CONSISTENCY = {
@@ -56,6 +56,28 @@ def test_labeled_train_poses_are_file_pixels_with_nan_for_missing(synthetic_proj
     visible = data.project.keypoints[row, 0, :, 2] > 0
     np.testing.assert_array_equal(poses[0][visible], data.project.keypoints[row, 0, visible, :2])
     assert np.isnan(poses).any() and not np.isnan(poses[0][visible]).any()
+
+
+class ModelRan(Exception):
+    pass
+
+
+class ModelThatMustNotRun:
+    """Stands in for a PoseModel: its first use by ConsistencyTerms (the input transform) raises ModelRan."""
+
+    @property
+    def input_transform(self) -> None:
+        raise ModelRan
+
+
+def test_clips_are_not_run_through_the_model_before_the_losses_start() -> None:
+    terms = ConsistencyTerms.from_config({"losses": {"temporal": {"type": "TemporalLoss", "start_epoch": 3},
+                                                     "pca": {"type": "PosePCALoss", "start_epoch": 5}}})
+    clips = {"frames": torch.zeros(2, 3, 3, 64, 96, dtype=torch.uint8), "matrix": torch.eye(2, 3).expand(2, 2, 3)}
+    losses = terms(ModelThatMustNotRun(), clips, epoch=2)
+    assert set(losses) == {"total"} and losses["total"].item() == 0.0 and losses["total"].dtype == torch.float32
+    with pytest.raises(ModelRan):  # from epoch 3 the temporal loss counts: the clips go to the model
+        terms(ModelThatMustNotRun(), clips, epoch=3)
 
 
 @pytest.fixture

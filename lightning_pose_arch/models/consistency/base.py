@@ -22,26 +22,34 @@ class BaseConsistencyLoss(nn.Module):
 
     Args:
         weight: Weight of the loss in the total once warmed up.
-        warmup_epochs: The weight grows linearly from 0 (epoch 0) to ``weight`` (epoch ``warmup_epochs``),
-            so the labeled loss shapes the predictions before they are asked to be consistent.
+        warmup_epochs: The weight grows linearly from 0 (epoch ``start_epoch``) to ``weight`` (epoch
+            ``start_epoch + warmup_epochs``), so the labeled loss shapes the predictions before they are
+            asked to be consistent.
+        start_epoch: The weight is 0 before this epoch (0-based): a supervised warm start. While every
+            loss's weight is 0, :class:`~lightning_pose_arch.lit.semisupervised.ConsistencyTerms` skips the
+            clips' forward pass, so those epochs cost what supervised ones do (plus decoding the clips).
         confidence_threshold: Keypoints whose confidence (the head's predictor score) is below it
             are left out of the loss (an occluded or absent part may jump or leave the pose space).
     """
 
-    def __init__(self, weight: float = 1.0, warmup_epochs: int = 0, confidence_threshold: float = 0.0) -> None:
+    def __init__(self, weight: float = 1.0, warmup_epochs: int = 0, start_epoch: int = 0,
+                 confidence_threshold: float = 0.0) -> None:
         super().__init__()
-        if weight < 0 or warmup_epochs < 0:
-            raise ValueError(f"{type(self).__name__} weight and warmup_epochs must be >= 0, "
-                             f"got weight={weight}, warmup_epochs={warmup_epochs}")
+        if weight < 0 or warmup_epochs < 0 or start_epoch < 0:
+            raise ValueError(f"{type(self).__name__} weight, warmup_epochs and start_epoch must be >= 0, "
+                             f"got weight={weight}, warmup_epochs={warmup_epochs}, start_epoch={start_epoch}")
         self.weight = float(weight)
         self.warmup_epochs = int(warmup_epochs)
+        self.start_epoch = int(start_epoch)
         self.confidence_threshold = float(confidence_threshold)
 
     def weight_at(self, epoch: int) -> float:
-        """The loss's weight at ``epoch`` (0-based): linear warm-up, then ``weight``."""
+        """The loss's weight at ``epoch`` (0-based): 0 before ``start_epoch``, a linear warm-up, then ``weight``."""
+        if epoch < self.start_epoch:
+            return 0.0
         if self.warmup_epochs == 0:
             return self.weight
-        return self.weight * min(1.0, epoch / self.warmup_epochs)
+        return self.weight * min(1.0, (epoch - self.start_epoch) / self.warmup_epochs)
 
     def fit(self, labeled_poses: np.ndarray, bodyparts: list[str]) -> None:
         """Learn from the labeled training poses ``[F, K, 2]`` (image pixels, NaN = unlabeled); default: nothing."""

@@ -66,8 +66,9 @@ class _SubspaceLoss(BaseConsistencyLoss):
     """Shared fit and loss of the PCA losses: subclasses turn poses into rows (``_rows``)."""
 
     def __init__(self, components_to_keep: int | float, epsilon: float | None, epsilon_percentile: float,
-                 weight: float, warmup_epochs: int, confidence_threshold: float) -> None:
-        super().__init__(weight=weight, warmup_epochs=warmup_epochs, confidence_threshold=confidence_threshold)
+                 weight: float, warmup_epochs: int, start_epoch: int, confidence_threshold: float) -> None:
+        super().__init__(weight=weight, warmup_epochs=warmup_epochs, start_epoch=start_epoch,
+                         confidence_threshold=confidence_threshold)
         if not 0 <= epsilon_percentile <= 100 or (epsilon is not None and epsilon < 0):
             raise ValueError(f"{type(self).__name__} epsilon must be >= 0 and epsilon_percentile in [0, 100], "
                              f"got epsilon={epsilon}, epsilon_percentile={epsilon_percentile}")
@@ -113,13 +114,14 @@ class PosePCALoss(_SubspaceLoss):
             labeled poses' errors.
         epsilon_percentile: Percentile (0-100) of the labeled errors used when ``epsilon`` is ``None``.
         align_rotation: Rotate poses onto the labeled mean shape before the PCA.
-        weight, warmup_epochs, confidence_threshold: see :class:`BaseConsistencyLoss`.
+        weight, warmup_epochs, start_epoch, confidence_threshold: see :class:`BaseConsistencyLoss`.
     """
 
     def __init__(self, components_to_keep: int | float = 0.95, epsilon: float | None = None,
                  epsilon_percentile: float = 90.0, align_rotation: bool = True, weight: float = 1.0,
-                 warmup_epochs: int = 0, confidence_threshold: float = 0.0) -> None:
-        super().__init__(components_to_keep, epsilon, epsilon_percentile, weight, warmup_epochs, confidence_threshold)
+                 warmup_epochs: int = 0, start_epoch: int = 0, confidence_threshold: float = 0.0) -> None:
+        super().__init__(components_to_keep, epsilon, epsilon_percentile, weight, warmup_epochs, start_epoch,
+                         confidence_threshold)
         self.align_rotation = align_rotation
         self.register_buffer("reference", None, persistent=False)
 
@@ -151,13 +153,14 @@ class MultiViewPCALoss(_SubspaceLoss):
         views: One list of bodypart names per view, the same bodypart at the same position in
             each (e.g. ``[[nose_top, paw_top], [nose_side, paw_side]]``).
         components_to_keep: 3 for a 3-D point (fewer for points on a plane).
-        epsilon, epsilon_percentile, weight, warmup_epochs, confidence_threshold: see :class:`PosePCALoss`.
+        epsilon, epsilon_percentile, weight, warmup_epochs, start_epoch, confidence_threshold: see :class:`PosePCALoss`.
     """
 
     def __init__(self, views: list[list[str]], components_to_keep: int = 3, epsilon: float | None = None,
-                 epsilon_percentile: float = 90.0, weight: float = 1.0, warmup_epochs: int = 0,
+                 epsilon_percentile: float = 90.0, weight: float = 1.0, warmup_epochs: int = 0, start_epoch: int = 0,
                  confidence_threshold: float = 0.0) -> None:
-        super().__init__(components_to_keep, epsilon, epsilon_percentile, weight, warmup_epochs, confidence_threshold)
+        super().__init__(components_to_keep, epsilon, epsilon_percentile, weight, warmup_epochs, start_epoch,
+                         confidence_threshold)
         if len(views) < 2 or len({len(view) for view in views}) != 1 or not views[0]:
             raise ValueError(f"MultiViewPCALoss views must be >= 2 non-empty lists of equal length, got {views}")
         self.views = [list(view) for view in views]

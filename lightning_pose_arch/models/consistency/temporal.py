@@ -17,12 +17,13 @@ class TemporalLoss(BaseConsistencyLoss):
 
     Args:
         epsilon: Jumps up to this many pixels cost nothing (the animal's normal motion).
-        weight, warmup_epochs, confidence_threshold: see :class:`BaseConsistencyLoss`.
+        weight, warmup_epochs, start_epoch, confidence_threshold: see :class:`BaseConsistencyLoss`.
     """
 
-    def __init__(self, epsilon: float = 5.0, weight: float = 1.0, warmup_epochs: int = 0,
+    def __init__(self, epsilon: float = 5.0, weight: float = 1.0, warmup_epochs: int = 0, start_epoch: int = 0,
                  confidence_threshold: float = 0.0) -> None:
-        super().__init__(weight=weight, warmup_epochs=warmup_epochs, confidence_threshold=confidence_threshold)
+        super().__init__(weight=weight, warmup_epochs=warmup_epochs, start_epoch=start_epoch,
+                         confidence_threshold=confidence_threshold)
         if epsilon < 0:
             raise ValueError(f"TemporalLoss epsilon must be >= 0 pixels, got {epsilon}")
         self.epsilon = float(epsilon)

@@ -51,6 +51,12 @@ def test_built_from_dict_and_warms_up() -> None:
     assert [loss.weight_at(epoch) for epoch in (0, 1, 4, 9)] == [0.0, 0.5, 2.0, 2.0]
 
 
+@pytest.mark.parametrize(("warmup_epochs", "weights"), [(0, [0.0, 0.0, 2.0, 2.0, 2.0]), (2, [0.0, 0.0, 0.0, 1.0, 2.0])])
+def test_start_epoch_delays_the_warm_up(warmup_epochs: int, weights: list[float]) -> None:
+    loss = TemporalLoss(weight=2.0, warmup_epochs=warmup_epochs, start_epoch=2)
+    assert [loss.weight_at(epoch) for epoch in range(5)] == weights
+
+
 def test_single_frame_clip_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 2 frames"):
         TemporalLoss()(clip([0.0]))
